@@ -1,0 +1,15 @@
+//! Pure rules of Balaikota: no I/O, no async. Everything here is deterministic and unit-tested,
+//! so apps and the platform can lean on it without a database or a clock of their own.
+
+pub mod audit;
+pub mod contact;
+pub mod format;
+pub mod ids;
+pub mod lang;
+pub mod nik;
+pub mod region;
+pub mod roles;
+pub mod validation;
+
+pub use lang::Lang;
+pub use validation::{FieldError, FieldErrors};

@@ -1,0 +1,585 @@
+//! Accounts: citizens who register with their NIK, and staff made by an admin. Passwords are
+//! Argon2id (hashed off the async threads, with a dummy hash for unknown users so timing does
+//! not tell who exists); failed logins are counted in the database so the limit holds across
+//! instances.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::audit::{Actor, Change};
+use crate::city::City;
+use crate::db::{Db, is_unique_violation};
+use crate::entity::{account, login_attempt};
+use crate::error::{AppError, AppResult};
+use kernel::contact::{Email, Phone};
+use kernel::nik::Nik;
+use kernel::roles::Role;
+use kernel::{FieldErrors, Lang};
+
+pub const MIN_PASSWORD: usize = 8;
+const MAX_FAILURES: i32 = 5;
+const LOCK_MINUTES: i64 = 15;
+
+/// Argon2id with the cost chosen at start (tests use a small one).
+#[derive(Clone)]
+pub struct Passwords {
+    params: Params,
+    dummy: Arc<String>,
+}
+
+impl Passwords {
+    /// OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
+    pub fn standard() -> Passwords {
+        Self::with_params(Params::new(19 * 1024, 2, 1, None).unwrap_or_default())
+    }
+
+    /// For tests only: fast and weak.
+    pub fn fast_for_tests() -> Passwords {
+        Self::with_params(Params::new(256, 1, 1, None).unwrap_or_default())
+    }
+
+    fn with_params(params: Params) -> Passwords {
+        let mut p = Passwords { params, dummy: Arc::new(String::new()) };
+        p.dummy = Arc::new(p.hash_blocking("dummy-password-never-used").unwrap_or_default());
+        p
+    }
+
+    fn argon(&self) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    }
+
+    fn hash_blocking(&self, password: &str) -> Result<String, argon2::password_hash::Error> {
+        Ok(self.argon().hash_password(password.as_bytes())?.to_string())
+    }
+
+    pub async fn hash(&self, password: &str) -> AppResult<String> {
+        let this = self.clone();
+        let pw = password.to_string();
+        tokio::task::spawn_blocking(move || this.hash_blocking(&pw))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))
+    }
+
+    /// Verifies against `hash`, or against a dummy hash when there is no account.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> bool {
+        let this = self.clone();
+        let pw = password.to_string();
+        let known = hash.is_some();
+        let hash = hash.map(str::to_string).unwrap_or_else(|| (*self.dummy).clone());
+        tokio::task::spawn_blocking(move || {
+            this.argon().verify_password(pw.as_bytes(), hash.as_str()).is_ok()
+        })
+        .await
+        .unwrap_or(false)
+            && known
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Account {
+    pub id: Uuid,
+    pub city_code: String,
+    pub username: Option<String>,
+    #[serde(skip)]
+    pub nik: Option<String>,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[schema(value_type = String)]
+    pub role: Role,
+    pub agency_id: Option<Uuid>,
+    #[schema(value_type = String)]
+    pub lang: Lang,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Account {
+    /// What the audit log and staff lists call this person (masked NIK for citizens).
+    pub fn label(&self) -> String {
+        if let Some(u) = &self.username {
+            return u.clone();
+        }
+        match self.nik.as_deref().map(Nik::parse) {
+            Some(Ok(n)) => n.masked(),
+            _ => self.full_name.clone(),
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor { id: Some(self.id), label: self.label() }
+    }
+
+    pub fn masked_nik(&self) -> Option<String> {
+        self.nik.as_deref().and_then(|n| Nik::parse(n).ok()).map(|n| n.masked())
+    }
+}
+
+impl From<account::Model> for Account {
+    fn from(m: account::Model) -> Self {
+        Account {
+            id: m.id,
+            city_code: m.city_code,
+            username: m.username,
+            nik: m.nik,
+            full_name: m.full_name,
+            email: m.email,
+            phone: m.phone,
+            role: Role::parse(&m.role).unwrap_or(Role::Citizen),
+            agency_id: m.agency_id,
+            lang: Lang::parse(&m.lang).unwrap_or_default(),
+            active: m.active,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// The citizen registration form (also the JSON body of `POST /api/v1/register`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct RegisterInput {
+    #[serde(default)]
+    pub nik: String,
+    #[serde(default)]
+    pub full_name: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub password_confirm: Option<String>,
+}
+
+fn check_password(errs: &mut FieldErrors, field: &str, pw: &str, confirm: Option<&str>) {
+    if pw.chars().count() < MIN_PASSWORD {
+        errs.push(kernel::FieldError::new(field, "password_too_short").with_arg("min", MIN_PASSWORD));
+    } else if pw.len() > 256 {
+        errs.add(field, "too_long");
+    } else if let Some(c) = confirm
+        && c != pw
+    {
+        errs.add(&format!("{field}_confirm"), "password_mismatch");
+    }
+}
+
+fn check_name(errs: &mut FieldErrors, name: &str) -> String {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        errs.add("full_name", "required");
+    } else if name.chars().count() > 120 {
+        errs.add("full_name", "too_long");
+    }
+    name
+}
+
+/// Registers a citizen of `city`. Error keys (field): `nik_*` (nik), `nik_other_city` (nik),
+/// `nik_taken` (nik), `phone_invalid` (phone), `email_invalid` (email), `contact_required`
+/// (phone), `email_taken`, `phone_taken`, `password_too_short`, `password_mismatch`.
+pub async fn register_citizen(db: &Db, pw: &Passwords, city: &City, input: &RegisterInput) -> AppResult<Account> {
+    let mut errs = FieldErrors::new();
+    let nik = errs.check("nik", Nik::parse(&input.nik));
+    if let Some(n) = &nik
+        && city.own_nik_only
+        && n.regency_code() != city.code
+    {
+        errs.push(kernel::FieldError::new("nik", "nik_other_city").with_arg("city", &city.name));
+    }
+    let full_name = check_name(&mut errs, &input.full_name);
+    let phone = match input.phone.trim() {
+        "" => None,
+        s => errs.check("phone", Phone::parse(s)),
+    };
+    let email = match input.email.trim() {
+        "" => None,
+        s => errs.check("email", Email::parse(s)),
+    };
+    if input.phone.trim().is_empty() && input.email.trim().is_empty() {
+        errs.add("phone", "contact_required");
+    }
+    check_password(&mut errs, "password", &input.password, input.password_confirm.as_deref());
+    // Uniqueness, checked up front for clear messages (the unique indexes still guard races).
+    if let Some(n) = &nik
+        && errs.get("nik").is_none()
+        && find_one(db, city, account::Column::Nik, n.as_str()).await?.is_some()
+    {
+        errs.add("nik", "nik_taken");
+    }
+    if let Some(e) = &email
+        && find_one(db, city, account::Column::Email, e.as_str()).await?.is_some()
+    {
+        errs.add("email", "email_taken");
+    }
+    if let Some(p) = &phone
+        && find_one(db, city, account::Column::Phone, p.e164()).await?.is_some()
+    {
+        errs.add("phone", "phone_taken");
+    }
+    errs.into_result().map_err(AppError::Invalid)?;
+    let Some(nik) = nik else { return Err(AppError::invalid("nik", "nik_required")) };
+    let hash = pw.hash(&input.password).await?;
+    let id = kernel::ids::new_id();
+    let mut tx = db.tx().await?;
+    let m = account::ActiveModel {
+        city_code: Set(city.code.clone()),
+        id: Set(id),
+        username: Set(None),
+        nik: Set(Some(nik.as_str().to_string())),
+        full_name: Set(full_name),
+        email: Set(email.map(|e| e.as_str().to_string())),
+        phone: Set(phone.map(|p| p.e164().to_string())),
+        password_hash: Set(hash),
+        role: Set(Role::Citizen.code().into()),
+        agency_id: Set(None),
+        lang: Set(Lang::Id.code().into()),
+        active: Set(true),
+        created_at: Set(Utc::now()),
+        last_login_at: Set(None),
+    }
+    .insert(&*tx)
+    .await
+    .map_err(|e| if is_unique_violation(&e) { AppError::invalid("nik", "nik_taken") } else { e.into() })?;
+    let acc = Account::from(m);
+    tx.audit(
+        &city.code,
+        &acc.actor(),
+        Change {
+            action: "account.register",
+            subject_type: "account",
+            subject_id: acc.id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({"role": "citizen", "nik": acc.masked_nik()})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(acc)
+}
+
+/// The staff account form an admin fills.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct StaffInput {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub full_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub agency_id: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+fn valid_username(u: &str) -> bool {
+    (3..=40).contains(&u.len()) && u.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+}
+
+/// Creates a staff account (any role but citizen) in `city_code` (a city, or a province for
+/// province-level staff).
+pub async fn create_staff(db: &Db, pw: &Passwords, city: &City, actor: &Actor, input: &StaffInput) -> AppResult<Account> {
+    let mut errs = FieldErrors::new();
+    let username = input.username.trim().to_lowercase();
+    if !valid_username(&username) {
+        errs.add("username", "username_invalid");
+    } else if find_one(db, city, account::Column::Username, &username).await?.is_some() {
+        errs.add("username", "username_taken");
+    }
+    let full_name = check_name(&mut errs, &input.full_name);
+    let email = match input.email.trim() {
+        "" => None,
+        s => errs.check("email", Email::parse(s)),
+    };
+    let phone = match input.phone.trim() {
+        "" => None,
+        s => errs.check("phone", Phone::parse(s)),
+    };
+    let role = Role::parse(&input.role).filter(|r| r.is_staff());
+    if role.is_none() {
+        errs.add("role", "role_invalid");
+    }
+    let agency_id = match (role, input.agency_id.trim()) {
+        (Some(r), "") if r.needs_agency() => {
+            errs.add("agency_id", "agency_required");
+            None
+        }
+        (Some(r), s) if r.needs_agency() => match Uuid::parse_str(s) {
+            Ok(id) => match crate::agencies::get(db, city, id).await? {
+                Some(a) if r != Role::HealthStaff || crate::agencies::is_facility(&a.kind) => Some(id),
+                Some(_) => {
+                    errs.add("agency_id", "agency_not_facility");
+                    None
+                }
+                None => {
+                    errs.add("agency_id", "agency_required");
+                    None
+                }
+            },
+            Err(_) => {
+                errs.add("agency_id", "agency_required");
+                None
+            }
+        },
+        _ => None,
+    };
+    check_password(&mut errs, "password", &input.password, None);
+    errs.into_result().map_err(AppError::Invalid)?;
+    let Some(role) = role else { return Err(AppError::invalid("role", "role_invalid")) };
+    let hash = pw.hash(&input.password).await?;
+    let mut tx = db.tx().await?;
+    let m = account::ActiveModel {
+        city_code: Set(city.code.clone()),
+        id: Set(kernel::ids::new_id()),
+        username: Set(Some(username)),
+        nik: Set(None),
+        full_name: Set(full_name),
+        email: Set(email.map(|e| e.as_str().to_string())),
+        phone: Set(phone.map(|p| p.e164().to_string())),
+        password_hash: Set(hash),
+        role: Set(role.code().into()),
+        agency_id: Set(agency_id),
+        lang: Set(Lang::Id.code().into()),
+        active: Set(true),
+        created_at: Set(Utc::now()),
+        last_login_at: Set(None),
+    }
+    .insert(&*tx)
+    .await
+    .map_err(|e| if is_unique_violation(&e) { AppError::invalid("username", "username_taken") } else { e.into() })?;
+    let acc = Account::from(m);
+    tx.audit(
+        &city.code,
+        actor,
+        Change {
+            action: "account.create_staff",
+            subject_type: "account",
+            subject_id: acc.id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({
+                "username": acc.username, "role": role.code(), "agency_id": acc.agency_id
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(acc)
+}
+
+/// Accounts that may act in `city`: its own and its province's.
+fn in_city(city: &City) -> Condition {
+    Condition::any()
+        .add(account::Column::CityCode.eq(city.code.as_str()))
+        .add(account::Column::CityCode.eq(city.province_code()))
+}
+
+async fn find_one(db: &Db, city: &City, col: account::Column, value: &str) -> AppResult<Option<account::Model>> {
+    Ok(account::Entity::find().filter(in_city(city)).filter(col.eq(value)).one(db.conn()).await?)
+}
+
+pub async fn get(db: &Db, city: &City, id: Uuid) -> AppResult<Option<Account>> {
+    Ok(account::Entity::find().filter(in_city(city)).filter(account::Column::Id.eq(id)).one(db.conn()).await?.map(Account::from))
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AccountFilter {
+    pub q: Option<String>,
+    pub role: Option<String>,
+}
+
+pub async fn list(db: &Db, city: &City, f: &AccountFilter, limit: u64) -> AppResult<Vec<Account>> {
+    let mut q = account::Entity::find().filter(in_city(city));
+    if let Some(r) = f.role.as_deref().filter(|r| !r.is_empty()) {
+        q = q.filter(account::Column::Role.eq(r));
+    }
+    if let Some(t) = f.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        q = q.filter(
+            Condition::any()
+                .add(crate::db::icontains(account::Column::FullName, t))
+                .add(crate::db::icontains(account::Column::Username, t))
+                .add(account::Column::Email.eq(t.to_lowercase())),
+        );
+    }
+    let rows = q.order_by_asc(account::Column::Role).order_by_asc(account::Column::FullName).limit(limit).all(db.conn()).await?;
+    Ok(rows.into_iter().map(Account::from).collect())
+}
+
+/// Why a login failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginError {
+    /// Wrong identifier or password (never says which).
+    Invalid,
+    /// Too many failures; try again later.
+    Locked,
+}
+
+/// Finds the account for what a person typed: NIK, email, phone or username.
+async fn find_by_identifier(db: &Db, city: &City, ident: &str) -> AppResult<Option<account::Model>> {
+    let ident = ident.trim();
+    if let Ok(nik) = Nik::parse(ident) {
+        return find_one(db, city, account::Column::Nik, nik.as_str()).await;
+    }
+    if ident.contains('@') {
+        return match Email::parse(ident) {
+            Ok(e) => find_one(db, city, account::Column::Email, e.as_str()).await,
+            Err(_) => Ok(None),
+        };
+    }
+    if let Ok(p) = Phone::parse(ident)
+        && ident.chars().any(|c| c.is_ascii_digit())
+        && let Some(m) = find_one(db, city, account::Column::Phone, p.e164()).await?
+    {
+        return Ok(Some(m));
+    }
+    find_one(db, city, account::Column::Username, &ident.to_lowercase()).await
+}
+
+fn attempt_key(ident: &str) -> String {
+    let k: String = ident.trim().to_lowercase().chars().take(100).collect();
+    format!("id:{k}")
+}
+
+async fn is_locked(db: &Db, city: &City, key: &str, now: DateTime<Utc>) -> AppResult<bool> {
+    let row = login_attempt::Entity::find_by_id((city.code.clone(), key.to_string())).one(db.conn()).await?;
+    Ok(row.is_some_and(|r| r.failures >= MAX_FAILURES && now - r.window_start < Duration::minutes(LOCK_MINUTES)))
+}
+
+async fn record_failure(db: &Db, city: &City, key: &str, now: DateTime<Utc>) -> AppResult<()> {
+    let tx = db.begin_write().await?;
+    let row = login_attempt::Entity::find_by_id((city.code.clone(), key.to_string())).one(&tx).await?;
+    match row {
+        Some(r) if now - r.window_start < Duration::minutes(LOCK_MINUTES) => {
+            let failures = r.failures + 1;
+            let mut am: login_attempt::ActiveModel = r.into();
+            am.failures = Set(failures);
+            am.update(&tx).await?;
+        }
+        Some(r) => {
+            let mut am: login_attempt::ActiveModel = r.into();
+            am.failures = Set(1);
+            am.window_start = Set(now);
+            am.update(&tx).await?;
+        }
+        None => {
+            login_attempt::ActiveModel {
+                city_code: Set(city.code.clone()),
+                key: Set(key.to_string()),
+                failures: Set(1),
+                window_start: Set(now),
+            }
+            .insert(&tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Checks a login. Failures count per identifier and per client address; five within fifteen
+/// minutes lock that key for the rest of the window.
+pub async fn authenticate(
+    db: &Db,
+    pw: &Passwords,
+    city: &City,
+    ident: &str,
+    password: &str,
+    client: Option<&str>,
+) -> AppResult<Result<Account, LoginError>> {
+    let now = Utc::now();
+    let key = attempt_key(ident);
+    let ip_key = client.map(|c| format!("ip:{c}"));
+    if is_locked(db, city, &key, now).await? {
+        return Ok(Err(LoginError::Locked));
+    }
+    let found = find_by_identifier(db, city, ident).await?.filter(|m| m.active);
+    let ok = pw.verify(password, found.as_ref().map(|m| m.password_hash.as_str())).await;
+    match (ok, found) {
+        (true, Some(m)) => {
+            let acc = Account::from(m.clone());
+            let mut am: account::ActiveModel = m.into();
+            am.last_login_at = Set(Some(now));
+            am.update(db.conn()).await?;
+            login_attempt::Entity::delete_by_id((city.code.clone(), key)).exec(db.conn()).await?;
+            Ok(Ok(acc))
+        }
+        _ => {
+            record_failure(db, city, &key, now).await?;
+            if let Some(k) = ip_key {
+                record_failure(db, city, &k, now).await?;
+            }
+            Ok(Err(LoginError::Invalid))
+        }
+    }
+}
+
+/// Changes a password after checking the current one. Keys: `password_wrong`,
+/// `password_too_short`, `password_mismatch`.
+pub async fn change_password(
+    db: &Db,
+    pw: &Passwords,
+    city: &City,
+    acc: &Account,
+    current: &str,
+    new: &str,
+    confirm: &str,
+) -> AppResult<()> {
+    let m = account::Entity::find_by_id((acc.city_code.clone(), acc.id)).one(db.conn()).await?.ok_or(AppError::NotFound)?;
+    let mut errs = FieldErrors::new();
+    if !pw.verify(current, Some(&m.password_hash)).await {
+        errs.add("current", "password_wrong");
+    }
+    check_password(&mut errs, "new", new, Some(confirm));
+    errs.into_result().map_err(AppError::Invalid)?;
+    let hash = pw.hash(new).await?;
+    let mut tx = db.tx().await?;
+    let mut am: account::ActiveModel = m.into();
+    am.password_hash = Set(hash);
+    am.update(&*tx).await?;
+    tx.audit(
+        &city.code,
+        &acc.actor(),
+        Change {
+            action: "account.password_change",
+            subject_type: "account",
+            subject_id: acc.id.to_string(),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    // Other sessions of this account end.
+    crate::sessions::delete_all_for(db, acc.id).await?;
+    Ok(())
+}
+
+pub async fn set_lang(db: &Db, acc: &Account, lang: Lang) -> AppResult<()> {
+    if let Some(m) = account::Entity::find_by_id((acc.city_code.clone(), acc.id)).one(db.conn()).await? {
+        let mut am: account::ActiveModel = m.into();
+        am.lang = Set(lang.code().into());
+        am.update(db.conn()).await?;
+    }
+    Ok(())
+}
+
+/// How many accounts a city has (the setup page shows only while there are none).
+pub async fn count_admins(db: &Db, city: &City) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(account::Entity::find()
+        .filter(in_city(city))
+        .filter(account::Column::Role.eq(Role::Admin.code()))
+        .count(db.conn())
+        .await?)
+}

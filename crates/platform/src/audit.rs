@@ -1,0 +1,379 @@
+//! The audit log: every state change writes an entry in the same transaction, chained by hash
+//! per city (`kernel::audit`). `verify` walks every chain and names the first broken entry.
+
+use std::ops::Deref;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::LockType;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::db::{Backend, Db};
+use crate::entity::{audit_entry, audit_head};
+use crate::events::{Event, EventBus};
+use kernel::audit::{AuditFields, Break, GENESIS, chain_hash, check_entry};
+
+/// Who did it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub id: Option<Uuid>,
+    /// A readable label: a username, a masked NIK, `system`, `cli`.
+    pub label: String,
+}
+
+impl Actor {
+    pub fn system() -> Actor {
+        Actor { id: None, label: "system".into() }
+    }
+    pub fn cli() -> Actor {
+        Actor { id: None, label: "cli".into() }
+    }
+}
+
+/// What changed.
+pub struct Change<'a> {
+    pub action: &'a str,
+    pub subject_type: &'a str,
+    pub subject_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub city_code: String,
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor: String,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub hash: String,
+}
+
+impl From<audit_entry::Model> for AuditRecord {
+    fn from(m: audit_entry::Model) -> Self {
+        AuditRecord {
+            seq: m.seq,
+            city_code: m.city_code,
+            id: m.id,
+            at: DateTime::from_timestamp_micros(m.at_us).unwrap_or_default(),
+            actor_id: m.actor_id,
+            actor: m.actor,
+            action: m.action,
+            subject_type: m.subject_type,
+            subject_id: m.subject_id,
+            before: m.before,
+            after: m.after,
+            hash: m.hash,
+        }
+    }
+}
+
+/// A write transaction that records audit entries and publishes them once committed.
+pub struct Tx {
+    inner: DatabaseTransaction,
+    backend: Backend,
+    channel: String,
+    events: EventBus,
+    pending: Vec<Event>,
+}
+
+impl Deref for Tx {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.inner
+    }
+}
+
+impl Db {
+    /// Begins a write transaction that can audit.
+    pub async fn tx(&self) -> Result<Tx, DbErr> {
+        Ok(Tx {
+            inner: self.begin_write().await?,
+            backend: self.backend(),
+            channel: self.notify_channel().to_string(),
+            events: self.events().clone(),
+            pending: vec![],
+        })
+    }
+}
+
+impl Tx {
+    /// Appends an audit entry to the city's chain, inside this transaction.
+    pub async fn audit(&mut self, city_code: &str, actor: &Actor, change: Change<'_>) -> Result<AuditRecord, DbErr> {
+        let backend = self.inner.get_database_backend();
+        // Serialise appends per city: an advisory lock on PostgreSQL (SQLite's write lock is
+        // already held since BEGIN IMMEDIATE).
+        if self.backend == Backend::Postgres {
+            self.inner
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    "SELECT pg_advisory_xact_lock(hashtext($1))",
+                    [format!("audit:{city_code}").into()],
+                ))
+                .await?;
+        }
+        let head = audit_head::Entity::find_by_id(city_code.to_string())
+            .lock(LockType::Update)
+            .one(&self.inner)
+            .await?;
+        let prev_hash = head.as_ref().map(|h| h.last_hash.clone()).unwrap_or_else(|| GENESIS.to_string());
+        let at = Utc::now();
+        let at_us = at.timestamp_micros();
+        let id = kernel::ids::new_id();
+        let before = change.before.map(|v| v.to_string());
+        let after = change.after.map(|v| v.to_string());
+        let id_s = id.to_string();
+        let fields = AuditFields {
+            id: &id_s,
+            city_code,
+            at_micros: at_us,
+            actor: &actor.label,
+            action: change.action,
+            subject_type: change.subject_type,
+            subject_id: &change.subject_id,
+            before: before.as_deref(),
+            after: after.as_deref(),
+        };
+        let hash = chain_hash(&prev_hash, &fields);
+        let model = audit_entry::ActiveModel {
+            seq: Default::default(),
+            city_code: Set(city_code.to_string()),
+            id: Set(id),
+            at_us: Set(at_us),
+            actor_id: Set(actor.id),
+            actor: Set(actor.label.clone()),
+            action: Set(change.action.to_string()),
+            subject_type: Set(change.subject_type.to_string()),
+            subject_id: Set(change.subject_id.clone()),
+            before: Set(before),
+            after: Set(after),
+            prev_hash: Set(prev_hash),
+            hash: Set(hash.clone()),
+        }
+        .insert(&self.inner)
+        .await?;
+        match head {
+            Some(h) => {
+                let entries = h.entries + 1;
+                let mut am: audit_head::ActiveModel = h.into();
+                am.last_seq = Set(model.seq);
+                am.last_hash = Set(hash);
+                am.entries = Set(entries);
+                am.update(&self.inner).await?;
+            }
+            None => {
+                audit_head::ActiveModel {
+                    city_code: Set(city_code.to_string()),
+                    last_seq: Set(model.seq),
+                    last_hash: Set(hash),
+                    entries: Set(1),
+                }
+                .insert(&self.inner)
+                .await?;
+            }
+        }
+        let event = Event {
+            kind: "audit".into(),
+            city_code: model.city_code.clone(),
+            seq: model.seq,
+            action: model.action.clone(),
+            subject_type: model.subject_type.clone(),
+            subject_id: model.subject_id.clone(),
+            actor: model.actor.clone(),
+            at_us,
+        };
+        if self.backend == Backend::Postgres {
+            let payload = serde_json::to_string(&event).unwrap_or_default();
+            self.inner
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    "SELECT pg_notify($1, $2)",
+                    [self.channel.clone().into(), payload.into()],
+                ))
+                .await?;
+        } else {
+            self.pending.push(event);
+        }
+        Ok(model.into())
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.inner.commit().await?;
+        for e in self.pending {
+            self.events.publish(e);
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.inner.rollback().await
+    }
+}
+
+/// The first broken entry found, in words an operator can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyFailure {
+    pub city_code: String,
+    pub seq: Option<i64>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub cities: usize,
+    pub entries: u64,
+    pub failure: Option<VerifyFailure>,
+}
+
+/// Walks every city's chain in order, in pages, and compares the end with the stored head.
+pub async fn verify(db: &Db) -> Result<VerifyReport, DbErr> {
+    let conn = db.conn();
+    let mut cities: Vec<String> = audit_entry::Entity::find()
+        .select_only()
+        .column(audit_entry::Column::CityCode)
+        .distinct()
+        .into_tuple()
+        .all(conn)
+        .await?;
+    for h in audit_head::Entity::find().all(conn).await? {
+        if !cities.contains(&h.city_code) {
+            cities.push(h.city_code);
+        }
+    }
+    cities.sort();
+    let mut total = 0u64;
+    for city in &cities {
+        let mut prev = GENESIS.to_string();
+        let mut last_seq = 0i64;
+        let mut count = 0i64;
+        loop {
+            let page = audit_entry::Entity::find()
+                .filter(audit_entry::Column::CityCode.eq(city.as_str()))
+                .filter(audit_entry::Column::Seq.gt(last_seq))
+                .order_by_asc(audit_entry::Column::Seq)
+                .limit(1000)
+                .all(conn)
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            for e in page {
+                let id = e.id.to_string();
+                let fields = AuditFields {
+                    id: &id,
+                    city_code: &e.city_code,
+                    at_micros: e.at_us,
+                    actor: &e.actor,
+                    action: &e.action,
+                    subject_type: &e.subject_type,
+                    subject_id: &e.subject_id,
+                    before: e.before.as_deref(),
+                    after: e.after.as_deref(),
+                };
+                if let Err(b) = check_entry(&prev, &e.prev_hash, &e.hash, &fields) {
+                    let reason = match b {
+                        Break::Link { .. } => {
+                            "its link to the previous entry is broken: an entry before it was removed or inserted"
+                        }
+                        Break::Content { .. } => "its content does not match its hash: the row was edited",
+                    };
+                    return Ok(VerifyReport {
+                        cities: cities.len(),
+                        entries: total,
+                        failure: Some(VerifyFailure { city_code: city.clone(), seq: Some(e.seq), reason: reason.into() }),
+                    });
+                }
+                prev = e.hash.clone();
+                last_seq = e.seq;
+                count += 1;
+                total += 1;
+            }
+        }
+        let head = audit_head::Entity::find_by_id(city.clone()).one(conn).await?;
+        let head_ok = match &head {
+            Some(h) => h.last_hash == prev && h.entries == count && h.last_seq == last_seq,
+            None => count == 0,
+        };
+        if !head_ok {
+            return Ok(VerifyReport {
+                cities: cities.len(),
+                entries: total,
+                failure: Some(VerifyFailure {
+                    city_code: city.clone(),
+                    seq: head.map(|h| h.last_seq),
+                    reason: format!(
+                        "the chain ends at entry {last_seq} with {count} entries, but the recorded head disagrees: entries at the end were removed, or the head was edited"
+                    ),
+                }),
+            });
+        }
+    }
+    Ok(VerifyReport { cities: cities.len(), entries: total, failure: None })
+}
+
+/// Filters for browsing the log.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub subject_type: Option<String>,
+    pub subject_id: Option<String>,
+    pub actor: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Show entries older than this sequence number (keyset paging).
+    pub before_seq: Option<i64>,
+}
+
+/// One page of a city's log, newest first. Pages by key, never by offset.
+pub async fn list(db: &Db, city_code: &str, f: &AuditFilter, limit: u64) -> Result<Vec<AuditRecord>, DbErr> {
+    let mut q = audit_entry::Entity::find().filter(audit_entry::Column::CityCode.eq(city_code));
+    if let Some(a) = f.action.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(audit_entry::Column::Action.starts_with(a));
+    }
+    if let Some(s) = f.subject_type.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(audit_entry::Column::SubjectType.eq(s));
+    }
+    if let Some(s) = f.subject_id.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(audit_entry::Column::SubjectId.eq(s));
+    }
+    if let Some(s) = f.actor.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(audit_entry::Column::Actor.contains(s));
+    }
+    if let Some(from) = f.from {
+        q = q.filter(audit_entry::Column::AtUs.gte(from.timestamp_micros()));
+    }
+    if let Some(until) = f.until {
+        q = q.filter(audit_entry::Column::AtUs.lt(until.timestamp_micros()));
+    }
+    if let Some(b) = f.before_seq {
+        q = q.filter(audit_entry::Column::Seq.lt(b));
+    }
+    let rows = q.order_by_desc(audit_entry::Column::Seq).limit(limit).all(db.conn()).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn count(db: &Db, city_code: &str) -> Result<u64, DbErr> {
+    audit_entry::Entity::find().filter(audit_entry::Column::CityCode.eq(city_code)).count(db.conn()).await
+}
+
+/// For tests and the CLI: the distinct actions recorded in a city.
+pub async fn actions(db: &Db, city_code: &str) -> Result<Vec<String>, DbErr> {
+    audit_entry::Entity::find()
+        .select_only()
+        .column(audit_entry::Column::Action)
+        .filter(audit_entry::Column::CityCode.eq(city_code))
+        .distinct()
+        .into_tuple()
+        .all(db.conn())
+        .await
+}

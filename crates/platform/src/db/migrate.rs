@@ -1,0 +1,98 @@
+//! Schema migrations, written once for both backends with sea-query's builders (tables come from
+//! the SeaORM entities themselves, so the model and the DDL cannot drift apart). The platform
+//! and every app contribute an ordered list; applied ids are kept in `balaikota_migrations`.
+//! On PostgreSQL an advisory lock makes concurrent instances migrate one at a time.
+
+use sea_orm::sea_query::{Index, IndexCreateStatement, TableCreateStatement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Schema, Statement};
+
+use super::{Backend, Db};
+
+/// One statement of a migration.
+pub enum Step {
+    Table(TableCreateStatement),
+    Index(IndexCreateStatement),
+    Sql(String),
+}
+
+/// A named migration. Ids are global and must never change once released: prefix them with the
+/// owner (`platform.0001_accounts`, `masyarakat.0001_reports`).
+pub struct Migration {
+    pub id: &'static str,
+    pub steps: fn(&Schema) -> Vec<Step>,
+}
+
+/// A table made from an entity, with the entity's own single-column indexes.
+pub fn table<E: EntityTrait>(schema: &Schema, e: E) -> Vec<Step> {
+    let mut steps = vec![Step::Table(schema.create_table_from_entity(e))];
+    steps.extend(schema.create_index_from_entity(e).into_iter().map(Step::Index));
+    steps
+}
+
+/// An index over several columns (city_code first, by convention).
+pub fn index(name: &str, table: &str, columns: &[&str], unique: bool) -> Step {
+    let mut idx = Index::create();
+    idx.name(name).table(sea_orm::sea_query::Alias::new(table));
+    for c in columns {
+        idx.col(sea_orm::sea_query::Alias::new(*c));
+    }
+    if unique {
+        idx.unique();
+    }
+    Step::Index(idx.to_owned())
+}
+
+const LOCK_KEY: i64 = 0x0062_616c_6169; // "balai"
+
+/// Applies every migration not yet applied, each in its own transaction. Returns the ids applied.
+pub async fn run(db: &Db, migrations: &[Migration]) -> Result<Vec<&'static str>, DbErr> {
+    let backend = db.db_backend();
+    let conn = db.conn();
+    conn.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS balaikota_migrations (id VARCHAR(200) PRIMARY KEY, applied_at VARCHAR(40) NOT NULL)",
+    )
+    .await?;
+    if db.backend() == Backend::Postgres {
+        conn.execute_raw(Statement::from_string(backend, format!("SELECT pg_advisory_lock({LOCK_KEY})"))).await?;
+    }
+    let result = apply(db, backend, migrations).await;
+    if db.backend() == Backend::Postgres {
+        conn.execute_raw(Statement::from_string(backend, format!("SELECT pg_advisory_unlock({LOCK_KEY})")))
+            .await?;
+    }
+    result
+}
+
+async fn apply(db: &Db, backend: DbBackend, migrations: &[Migration]) -> Result<Vec<&'static str>, DbErr> {
+    let schema = Schema::new(backend);
+    let rows = db.conn().query_all_raw(Statement::from_string(backend, "SELECT id FROM balaikota_migrations")).await?;
+    let done: Vec<String> = rows.iter().filter_map(|r| r.try_get::<String>("", "id").ok()).collect();
+    let mut applied = Vec::new();
+    for m in migrations {
+        if done.iter().any(|d| d == m.id) {
+            continue;
+        }
+        let tx = db.begin_write().await?;
+        for step in (m.steps)(&schema) {
+            match step {
+                Step::Table(t) => tx.execute(&t).await?,
+                Step::Index(i) => tx.execute(&i).await?,
+                Step::Sql(s) => tx.execute_unprepared(&s).await?,
+            };
+        }
+        let now = chrono::Utc::now().to_rfc3339();
+        tx.execute_raw(Statement::from_sql_and_values(
+            backend,
+            match backend {
+                DbBackend::Postgres => "INSERT INTO balaikota_migrations (id, applied_at) VALUES ($1, $2)",
+                _ => "INSERT INTO balaikota_migrations (id, applied_at) VALUES (?, ?)",
+            },
+            [m.id.into(), now.into()],
+        ))
+        .await?;
+        tx.commit().await?;
+        tracing::info!(migration = m.id, "applied migration");
+        applied.push(m.id);
+    }
+    Ok(applied)
+}

@@ -1,0 +1,250 @@
+//! One database layer over SQLite (default, a file in the data dir) and PostgreSQL (chosen by
+//! URL). The backend is picked at run time from the URL; a malformed URL, an unknown scheme, a
+//! SQLite file that is not there (unless asked to create it) or an unreachable server stops with
+//! a message that says which, so a typo never creates an empty database somewhere unexpected.
+
+pub mod migrate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::events::{EventBus, PG_CHANNEL};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+
+/// Where the data lives, parsed from a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbTarget {
+    Sqlite { path: PathBuf, create: bool },
+    Postgres { url: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbUrlError {
+    #[error("the database URL is empty")]
+    Empty,
+    #[error("the database URL `{0}` is not understood: use sqlite://FILE or postgres://USER@HOST:PORT/DB")]
+    Scheme(String),
+    #[error("the SQLite file {0} does not exist; check the path, or add ?mode=rwc to the URL to create it")]
+    SqliteMissing(PathBuf),
+    #[error("the folder {0} for the SQLite file does not exist")]
+    SqliteFolderMissing(PathBuf),
+    #[error("the PostgreSQL URL is malformed: {0}")]
+    PostgresMalformed(String),
+}
+
+impl DbTarget {
+    /// Parses a database URL. `sqlite://` paths are taken as given (relative to the working
+    /// directory); `?mode=rwc` allows creating the file.
+    pub fn parse(url: &str) -> Result<DbTarget, DbUrlError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(DbUrlError::Empty);
+        }
+        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let create = query.split('&').any(|kv| kv == "mode=rwc");
+            if path.is_empty() {
+                return Err(DbUrlError::Scheme(url.to_string()));
+            }
+            return Ok(DbTarget::Sqlite { path: PathBuf::from(path), create });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let parsed = url::Url::parse(url).map_err(|e| DbUrlError::PostgresMalformed(e.to_string()))?;
+            if parsed.host_str().is_none_or(str::is_empty) {
+                return Err(DbUrlError::PostgresMalformed("no host".into()));
+            }
+            return Ok(DbTarget::Postgres { url: url.to_string() });
+        }
+        let shown = url.split('@').next_back().unwrap_or(url);
+        Err(DbUrlError::Scheme(shown.to_string()))
+    }
+
+    /// The default: `<data-dir>/balaikota.db`, created if missing.
+    pub fn default_sqlite(data_dir: &Path) -> DbTarget {
+        DbTarget::Sqlite { path: data_dir.join("balaikota.db"), create: true }
+    }
+
+    /// A description safe to print (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            DbTarget::Sqlite { path, .. } => format!("SQLite {}", path.display()),
+            DbTarget::Postgres { url } => match url::Url::parse(url) {
+                Ok(u) => format!(
+                    "PostgreSQL {}@{}:{}{}",
+                    u.username(),
+                    u.host_str().unwrap_or(""),
+                    u.port().unwrap_or(5432),
+                    u.path()
+                ),
+                Err(_) => "PostgreSQL".into(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The application's handle on the database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+    backend: Backend,
+    events: EventBus,
+    /// The NOTIFY channel (one per schema, so parallel test schemas do not hear each other).
+    channel: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Url(#[from] DbUrlError),
+    #[error("cannot open the database ({target}): {source}")]
+    Open { target: String, source: DbErr },
+}
+
+impl Db {
+    pub async fn connect(target: &DbTarget) -> Result<Db, ConnectError> {
+        Self::connect_with_schema(target, None).await
+    }
+
+    /// Connects; on PostgreSQL, `schema` sets the search path (tests use a schema each).
+    pub async fn connect_with_schema(target: &DbTarget, schema: Option<&str>) -> Result<Db, ConnectError> {
+        let describe = target.describe();
+        let open_err = |source| ConnectError::Open { target: describe.clone(), source };
+        match target {
+            DbTarget::Sqlite { path, create } => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+                    && !parent.exists()
+                {
+                    return Err(DbUrlError::SqliteFolderMissing(parent.to_path_buf()).into());
+                }
+                if !*create && !path.exists() {
+                    return Err(DbUrlError::SqliteMissing(path.clone()).into());
+                }
+                let mut opts = ConnectOptions::new(format!("sqlite://{}", path.display()));
+                let create = *create;
+                opts.max_connections(4)
+                    .min_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .sqlx_logging(false)
+                    .map_sqlx_sqlite_opts(move |o| {
+                        o.create_if_missing(create)
+                            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                            .busy_timeout(Duration::from_secs(10))
+                            .foreign_keys(true)
+                    });
+                let conn = Database::connect(opts).await.map_err(open_err)?;
+                Ok(Db { conn, backend: Backend::Sqlite, events: EventBus::default(), channel: String::new() })
+            }
+            DbTarget::Postgres { url } => {
+                let mut opts = ConnectOptions::new(url.clone());
+                opts.max_connections(10)
+                    .min_connections(1)
+                    .connect_timeout(Duration::from_secs(5))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .sqlx_logging(false);
+                if let Some(schema) = schema {
+                    opts.set_schema_search_path(schema.to_string());
+                }
+                let conn = Database::connect(opts).await.map_err(open_err)?;
+                let channel = match schema {
+                    Some(s) => format!("{PG_CHANNEL}_{s}"),
+                    None => PG_CHANNEL.to_string(),
+                };
+                let events = EventBus::default();
+                events.spawn_pg_listener(conn.get_postgres_connection_pool().clone(), channel.clone());
+                Ok(Db { conn, backend: Backend::Postgres, events, channel })
+            }
+        }
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    pub fn notify_channel(&self) -> &str {
+        &self.channel
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn db_backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so concurrent writers wait on the busy timeout instead of failing
+    /// when a read turns into a write.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        match self.backend {
+            Backend::Sqlite => {
+                self.conn
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..Default::default()
+                    })
+                    .await
+            }
+            Backend::Postgres => self.conn.begin().await,
+        }
+    }
+
+    /// A trivial query, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.conn.execute_raw(Statement::from_string(self.db_backend(), "SELECT 1")).await.map(|_| ())
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}
+
+/// Tells whether a database error is a unique-constraint violation (both backends).
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    let s = e.to_string();
+    s.contains("UNIQUE constraint failed") || s.contains("duplicate key value violates unique constraint")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_or_say_why_not() {
+        assert_eq!(
+            DbTarget::parse("sqlite://data/x.db?mode=rwc").ok(),
+            Some(DbTarget::Sqlite { path: "data/x.db".into(), create: true })
+        );
+        assert!(matches!(DbTarget::parse("sqlite:///tmp/a.db"), Ok(DbTarget::Sqlite { create: false, .. })));
+        assert!(matches!(DbTarget::parse("postgres://u@h:5432/d"), Ok(DbTarget::Postgres { .. })));
+        assert!(matches!(DbTarget::parse("mysql://u:secret@h/d"), Err(DbUrlError::Scheme(s)) if !s.contains("secret")));
+        assert!(matches!(DbTarget::parse("postgres://"), Err(DbUrlError::PostgresMalformed(_))));
+        assert!(matches!(DbTarget::parse(""), Err(DbUrlError::Empty)));
+        assert!(matches!(DbTarget::parse("data.db"), Err(DbUrlError::Scheme(_))));
+        assert_eq!(
+            DbTarget::parse("postgres://bob:pw@db.local/city").map(|t| t.describe()).ok(),
+            Some("PostgreSQL bob@db.local:5432/city".into())
+        );
+    }
+}
+
+/// A case-insensitive "contains" that behaves the same on SQLite and PostgreSQL.
+pub fn icontains<C: sea_orm::ColumnTrait>(col: C, text: &str) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}

@@ -1,0 +1,15 @@
+//! The I/O every Balaikota app shares: the database (SQLite or PostgreSQL), cities, agencies,
+//! accounts and sessions, the audit log, files, live events, translations and the web chrome.
+
+pub mod accounts;
+pub mod agencies;
+pub mod audit;
+pub mod city;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod events;
+pub mod schema;
+pub mod sessions;
+
+pub use error::{AppError, AppResult};
