@@ -1,1 +1,390 @@
-fn main() {}
+//! `balaikota`: the whole smart city in one binary.
+
+mod config;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use platform::accounts::{Passwords, StaffInput};
+use platform::city::CityCache;
+use platform::db::{Db, DbTarget};
+use platform::files::FileStore;
+use platform::web::{AppState, WebSettings};
+
+/// Balaikota: layanan kota dalam satu program (complaints, permits, queues, budget, command center).
+#[derive(Parser, Debug)]
+#[command(name = "balaikota", version, about, long_about = None)]
+struct Cli {
+    /// Settings file (TOML). Default: ./balaikota.toml if it exists.
+    #[arg(long, global = true, env = "BALAIKOTA_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the web server (and the background work).
+    Serve(ServeArgs),
+    /// Apply database migrations, then exit.
+    Migrate(DbArgs),
+    /// Manage accounts from the shell.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Check the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write a consistent copy of the database to FILE (SQLite file, or SQL for PostgreSQL via pg_dump).
+    Backup {
+        /// Where to write the copy.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Print the OpenAPI document of the JSON API.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Create an admin account (and the city, on an empty database).
+    Create {
+        /// Login name of the new admin (lower-case letters, digits, dot, dash).
+        #[arg(long)]
+        username: String,
+        /// Full name shown in the audit log.
+        #[arg(long, default_value = "Admin")]
+        name: String,
+        /// Password; if absent it is read from BALAIKOTA_ADMIN_PASSWORD.
+        #[arg(long, env = "BALAIKOTA_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Walk every hash chain; exit 1 and name the first broken entry if any row was changed.
+    Verify(DbArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct DbArgs {
+    /// Database URL: sqlite://FILE or postgres://USER@HOST:PORT/DB. Default: SQLite in the data dir.
+    #[arg(long, env = "BALAIKOTA_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Folder for the SQLite database and uploads.
+    #[arg(long, env = "BALAIKOTA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The city by its Kemendagri code, e.g. 12.75 (Kota Binjai) or 72.71 (Kota Palu).
+    #[arg(long, env = "BALAIKOTA_CITY")]
+    pub city: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Seed the demo city (Kota Binjai) with one account per role.
+    #[arg(long, env = "BALAIKOTA_DEMO")]
+    pub demo: bool,
+    /// TCP port.
+    #[arg(long, env = "BALAIKOTA_PORT")]
+    pub port: Option<u16>,
+    /// Address to listen on.
+    #[arg(long, env = "BALAIKOTA_BIND")]
+    pub bind: Option<String>,
+    /// Logs as JSON lines (for log collectors).
+    #[arg(long, env = "BALAIKOTA_JSON_LOGS")]
+    pub json_logs: bool,
+    /// Mark cookies Secure and send HSTS (when served over HTTPS).
+    #[arg(long, env = "BALAIKOTA_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("balaikota: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_db(s: &config::Resolved) -> anyhow::Result<Db> {
+    let target = match &s.database_url {
+        Some(url) => DbTarget::parse(url)?,
+        None => {
+            std::fs::create_dir_all(&s.data_dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the data folder {}: {e}",
+                    s.data_dir.display()
+                )
+            })?;
+            DbTarget::default_sqlite(&s.data_dir)
+        }
+    };
+    let db = Db::connect(&target).await?;
+    let applied = platform::db::migrate::run(&db, &platform::app::all_migrations(&[])).await?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "migrations applied");
+    }
+    Ok(db)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let file = config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve(args) => {
+            let s = config::resolve(&args.db, Some(&args), &file);
+            init_logs(s.json_logs);
+            serve(s).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate(db) => {
+            init_logs(false);
+            let s = config::resolve(&db, None, &file);
+            open_db(&s).await?;
+            println!("Database is up to date.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    username,
+                    name,
+                    password,
+                    db,
+                },
+        } => {
+            let s = config::resolve(&db, None, &file);
+            let dbh = open_db(&s).await?;
+            let code = s.city.clone().unwrap_or_else(|| "12.75".into());
+            let staff = StaffInput {
+                username: username.clone(),
+                full_name: name,
+                role: "admin".into(),
+                password,
+                ..Default::default()
+            };
+            match platform::seed::setup_city(&dbh, &Passwords::standard(), &code, true, &staff)
+                .await
+            {
+                Ok(city) => {
+                    println!(
+                        "Admin '{username}' created for {} ({}).",
+                        city.name, city.code
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(platform::AppError::Invalid(errs)) => {
+                    for e in errs.0 {
+                        eprintln!(
+                            "{}: {}",
+                            e.field,
+                            platform::i18n::field_error(kernel::Lang::En, &e)
+                        );
+                    }
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify(db),
+        } => {
+            let s = config::resolve(&db, None, &file);
+            let dbh = open_db(&s).await?;
+            let report = platform::audit::verify(&dbh).await?;
+            match report.failure {
+                None => {
+                    println!(
+                        "Audit log intact: {} entries in {} chain(s).",
+                        report.entries, report.cities
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(f) => {
+                    let at = f
+                        .seq
+                        .map(|s| format!("entry #{s}"))
+                        .unwrap_or_else(|| "the chain's head".into());
+                    eprintln!(
+                        "Audit log BROKEN in city {} at {at}: {}.",
+                        f.city_code, f.reason
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Backup { file: out, db } => {
+            let s = config::resolve(&db, None, &file);
+            backup(&s, &out).await?;
+            println!("Backup written to {}.", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Openapi => {
+            let doc = platform::web::api::openapi(&[]);
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn backup(s: &config::Resolved, out: &std::path::Path) -> anyhow::Result<()> {
+    if out.exists() {
+        anyhow::bail!("{} exists already; choose a new file", out.display());
+    }
+    match &s.database_url {
+        Some(url) if url.starts_with("postgres") => {
+            let status = std::process::Command::new("pg_dump")
+                .arg("--no-owner")
+                .arg("-f")
+                .arg(out)
+                .arg(url)
+                .status()?;
+            if !status.success() {
+                anyhow::bail!("pg_dump failed ({status})");
+            }
+        }
+        _ => {
+            let db = open_db(s).await?;
+            use sea_orm::ConnectionTrait;
+            let path = out.to_string_lossy().replace('\'', "''");
+            db.conn()
+                .execute_unprepared(&format!("VACUUM INTO '{path}'"))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BALAIKOTA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.compact().try_init()
+    };
+}
+
+async fn serve(s: config::Resolved) -> anyhow::Result<()> {
+    let db = open_db(&s).await?;
+    let passwords = Passwords::standard();
+    if s.demo {
+        let seeded = platform::seed::demo(&db, &passwords).await?;
+        print_demo(&s, seeded);
+    }
+    let files = FileStore::local(&s.data_dir.join("files"))?;
+    let cities = CityCache::default();
+    cities.reload(&db).await?;
+    let default_city = s
+        .city
+        .clone()
+        .or_else(|| s.demo.then(|| "12.75".to_string()));
+    if let Some(code) = &default_city
+        && cities.by_code(&db, code).await?.is_none()
+    {
+        // A city chosen by code that is not set up yet: create it (then the setup page asks for
+        // nothing but an admin via `admin create`).
+        platform::city::create(
+            &db,
+            &platform::audit::Actor::cli(),
+            platform::city::NewCity {
+                code: code.clone(),
+                host: None,
+                own_nik_only: true,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("city {code}: {e:?}"))?;
+        cities.reload(&db).await?;
+    }
+    let state = AppState {
+        db: db.clone(),
+        cities,
+        passwords,
+        files,
+        settings: Arc::new(WebSettings {
+            default_city,
+            secure_cookies: s.secure_cookies,
+        }),
+        apps: Arc::new(Vec::new()),
+    };
+    let app = platform::web::router(state);
+    let addr: SocketAddr = format!("{}:{}", s.bind, s.port)
+        .parse()
+        .map_err(|e| anyhow::anyhow!("bad address {}:{}: {e}", s.bind, s.port))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, "Balaikota is serving");
+    eprintln!("Balaikota: http://{addr}/");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
+    db.close().await;
+    Ok(())
+}
+
+fn print_demo(s: &config::Resolved, seeded: bool) {
+    eprintln!(
+        "\nDemo city: Kota Binjai (12.75){}",
+        if seeded { ", seeded now" } else { "" }
+    );
+    eprintln!(
+        "Open http://{}:{}/ and log in with (password for all: {}):",
+        s.bind,
+        s.port,
+        platform::seed::DEMO_PASSWORD
+    );
+    for d in platform::seed::DEMO_LOGINS {
+        eprintln!("  {:<40} {}", d.role, d.login);
+    }
+    eprintln!();
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -60,19 +60,33 @@ pub fn chain_hash(prev_hash: &str, f: &AuditFields<'_>) -> String {
 pub enum Break {
     /// The entry's `prev_hash` is not the hash of the entry before it: a row was inserted or
     /// deleted just before this one.
-    Link { expected_prev: String, found_prev: String },
+    Link {
+        expected_prev: String,
+        found_prev: String,
+    },
     /// The entry's fields do not give its stored hash: the row was edited.
     Content { expected: String, found: String },
 }
 
 /// Checks one stored entry against the hash of the entry before it.
-pub fn check_entry(prev_hash: &str, stored_prev: &str, stored_hash: &str, f: &AuditFields<'_>) -> Result<(), Break> {
+pub fn check_entry(
+    prev_hash: &str,
+    stored_prev: &str,
+    stored_hash: &str,
+    f: &AuditFields<'_>,
+) -> Result<(), Break> {
     if stored_prev != prev_hash {
-        return Err(Break::Link { expected_prev: prev_hash.to_string(), found_prev: stored_prev.to_string() });
+        return Err(Break::Link {
+            expected_prev: prev_hash.to_string(),
+            found_prev: stored_prev.to_string(),
+        });
     }
     let expected = chain_hash(stored_prev, f);
     if expected != stored_hash {
-        return Err(Break::Content { expected, found: stored_hash.to_string() });
+        return Err(Break::Content {
+            expected,
+            found: stored_hash.to_string(),
+        });
     }
     Ok(())
 }
@@ -102,9 +116,15 @@ mod tests {
         assert_eq!(ha.len(), 64);
         assert!(check_entry(GENESIS, GENESIS, &ha, &a).is_ok());
         let edited = entry("1", Some("{\"name\":\"DLHX\"}"));
-        assert!(matches!(check_entry(GENESIS, GENESIS, &ha, &edited), Err(Break::Content { .. })));
+        assert!(matches!(
+            check_entry(GENESIS, GENESIS, &ha, &edited),
+            Err(Break::Content { .. })
+        ));
         // None and Some("") differ
-        assert_ne!(chain_hash(GENESIS, &entry("1", None)), chain_hash(GENESIS, &entry("1", Some(""))));
+        assert_ne!(
+            chain_hash(GENESIS, &entry("1", None)),
+            chain_hash(GENESIS, &entry("1", Some("")))
+        );
         // moving text between fields changes the hash
         let mut shifted = a.clone();
         shifted.actor = "admina";
@@ -113,6 +133,9 @@ mod tests {
         // wrong predecessor
         let b = entry("2", None);
         let hb = chain_hash(&ha, &b);
-        assert!(matches!(check_entry(GENESIS, &ha, &hb, &b), Err(Break::Link { .. })));
+        assert!(matches!(
+            check_entry(GENESIS, &ha, &hb, &b),
+            Err(Break::Link { .. })
+        ));
     }
 }

@@ -58,7 +58,11 @@ impl Phone {
         if self.is_mobile() {
             let (a, rest) = local.split_at(4.min(local.len()));
             let (b, c) = rest.split_at(4.min(rest.len()));
-            if c.is_empty() { format!("{a}-{b}") } else { format!("{a}-{b}-{c}") }
+            if c.is_empty() {
+                format!("{a}-{b}")
+            } else {
+                format!("{a}-{b}-{c}")
+            }
         } else {
             let (a, rest) = local.split_at(3.min(local.len()));
             format!("{a}-{rest}")
@@ -95,7 +99,9 @@ impl Email {
             && !domain.ends_with('.')
             && !domain.contains("..")
             && !domain.contains('@')
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
         if local.is_empty() || local.len() > 64 || !domain_ok {
             return Err("email_invalid");
         }
@@ -120,8 +126,17 @@ mod tests {
 
     #[test]
     fn phones_normalise_to_e164() {
-        for input in ["0812-3456-7890", "+62 812 3456 7890", "6281234567890", "081234567890"] {
-            assert_eq!(Phone::parse(input).map(|p| p.e164().to_string()), Ok("+6281234567890".into()), "{input}");
+        for input in [
+            "0812-3456-7890",
+            "+62 812 3456 7890",
+            "6281234567890",
+            "081234567890",
+        ] {
+            assert_eq!(
+                Phone::parse(input).map(|p| p.e164().to_string()),
+                Ok("+6281234567890".into()),
+                "{input}"
+            );
         }
         let p = Phone::parse("0812-3456-7890").expect("valid");
         assert_eq!(p.display(), "0812-3456-7890");
@@ -142,9 +157,20 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse(" Budi@Example.ID ").map(|e| e.as_str().to_string()), Ok("budi@example.id".into()));
+        assert_eq!(
+            Email::parse(" Budi@Example.ID ").map(|e| e.as_str().to_string()),
+            Ok("budi@example.id".into())
+        );
         assert_eq!(Email::parse(""), Err("email_required"));
-        for bad in ["budi", "budi@", "@x.id", "budi@example", "bu di@x.id", "a@b@c.id", "a@.id"] {
+        for bad in [
+            "budi",
+            "budi@",
+            "@x.id",
+            "budi@example",
+            "bu di@x.id",
+            "a@b@c.id",
+            "a@.id",
+        ] {
             assert_eq!(Email::parse(bad), Err("email_invalid"), "{bad}");
         }
     }

@@ -28,20 +28,52 @@ pub fn rupiah(amount: i64) -> String {
     format!("Rp {}", number(amount, Lang::Id))
 }
 
-const DAYS_ID: [&str; 7] = ["Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"];
-const DAYS_EN: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const DAYS_ID: [&str; 7] = [
+    "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu",
+];
+const DAYS_EN: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 const MONTHS_ID: [&str; 12] = [
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
-    "November", "Desember",
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
 ];
 const MONTHS_EN: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
-const MONTHS_SHORT_ID: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"];
-const MONTHS_SHORT_EN: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS_SHORT_ID: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
+];
+const MONTHS_SHORT_EN: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 fn weekday_index(w: Weekday) -> usize {
     w.num_days_from_monday() as usize
@@ -67,8 +99,20 @@ pub fn date_long(at: DateTime<Utc>, tz: Tz, lang: Lang) -> String {
     let m = local.month0() as usize;
     let d = weekday_index(local.weekday());
     match lang {
-        Lang::Id => format!("{}, {} {} {}", pick(&DAYS_ID, d), local.day(), pick(&MONTHS_ID, m), local.year()),
-        Lang::En => format!("{}, {} {} {}", pick(&DAYS_EN, d), local.day(), pick(&MONTHS_EN, m), local.year()),
+        Lang::Id => format!(
+            "{}, {} {} {}",
+            pick(&DAYS_ID, d),
+            local.day(),
+            pick(&MONTHS_ID, m),
+            local.year()
+        ),
+        Lang::En => format!(
+            "{}, {} {} {}",
+            pick(&DAYS_EN, d),
+            local.day(),
+            pick(&MONTHS_EN, m),
+            local.year()
+        ),
     }
 }
 
@@ -115,7 +159,10 @@ mod tests {
     #[test]
     fn dates_in_wib() {
         // 07.05 UTC is 14.05 WIB
-        let at = Utc.with_ymd_and_hms(2026, 11, 23, 7, 5, 0).single().expect("date");
+        let at = Utc
+            .with_ymd_and_hms(2026, 11, 23, 7, 5, 0)
+            .single()
+            .expect("date");
         let tz = chrono_tz::Asia::Jakarta;
         assert_eq!(date_long(at, tz, Lang::Id), "Senin, 23 November 2026");
         assert_eq!(date_long(at, tz, Lang::En), "Monday, 23 November 2026");

@@ -17,6 +17,9 @@ mod tests {
     #[test]
     fn short_code_is_padded() {
         assert_eq!(super::short_code("ADU", 2026, 123), "ADU-2026-000123");
-        assert_eq!(super::short_code("IZN", 2026, 1_234_567), "IZN-2026-1234567");
+        assert_eq!(
+            super::short_code("IZN", 2026, 1_234_567),
+            "IZN-2026-1234567"
+        );
     }
 }

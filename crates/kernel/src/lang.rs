@@ -56,8 +56,14 @@ mod tests {
 
     #[test]
     fn accept_language_prefers_highest_q() {
-        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9,id;q=0.8"), Some(Lang::En));
-        assert_eq!(Lang::from_accept_language("fr, id;q=0.5, en;q=0.4"), Some(Lang::Id));
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,id;q=0.8"),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr, id;q=0.5, en;q=0.4"),
+            Some(Lang::Id)
+        );
         assert_eq!(Lang::from_accept_language("fr, de"), None);
         assert_eq!(Lang::parse("in"), Some(Lang::Id));
     }

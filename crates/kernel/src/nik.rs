@@ -24,7 +24,10 @@ impl Nik {
     /// Errors are stable keys: `nik_required`, `nik_length`, `nik_region`, `nik_birth_date`,
     /// `nik_serial`.
     pub fn parse(input: &str) -> Result<Nik, &'static str> {
-        let digits: String = input.chars().filter(|c| !matches!(c, ' ' | '.' | '-')).collect();
+        let digits: String = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '.' | '-'))
+            .collect();
         if digits.is_empty() {
             return Err("nik_required");
         }
@@ -59,7 +62,11 @@ impl Nik {
     }
 
     pub fn sex(&self) -> Sex {
-        if self.day_field() > 40 { Sex::Female } else { Sex::Male }
+        if self.day_field() > 40 {
+            Sex::Female
+        } else {
+            Sex::Male
+        }
     }
 
     fn day_field(&self) -> u32 {
@@ -109,7 +116,10 @@ mod tests {
     fn women_add_forty_to_the_day() {
         let nik = Nik::parse("1275025508900002").expect("valid: 15 Aug, female");
         assert_eq!(nik.sex(), Sex::Female);
-        assert!(nik.birth_date_candidates().contains(&NaiveDate::from_ymd_opt(1990, 8, 15).expect("date")));
+        assert!(
+            nik.birth_date_candidates()
+                .contains(&NaiveDate::from_ymd_opt(1990, 8, 15).expect("date"))
+        );
         // 71 - 40 = 31 June does not exist
         assert_eq!(Nik::parse("1275027106900002"), Err("nik_birth_date"));
     }

@@ -63,12 +63,18 @@ impl Table {
     }
 
     fn children(&self, parent: &str) -> Vec<Region> {
-        self.rows.iter().filter(|r| r.parent == parent).cloned().collect()
+        self.rows
+            .iter()
+            .filter(|r| r.parent == parent)
+            .cloned()
+            .collect()
     }
 }
 
 fn unquote(s: &'static str) -> &'static str {
-    s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s)
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s)
 }
 
 static PROVINCE_TABLE: LazyLock<Table> = LazyLock::new(|| Table::parse(PROVINCES, false));
@@ -134,7 +140,11 @@ pub fn villages_of_regency(regency_code: &str) -> Vec<Region> {
         .filter(|l| l.starts_with(&prefix))
         .filter_map(|line| {
             let mut it = line.trim_end_matches('\r').splitn(3, ',');
-            Some(Region { code: it.next()?, parent: it.next()?, name: unquote(it.next()?) })
+            Some(Region {
+                code: it.next()?,
+                parent: it.next()?,
+                name: unquote(it.next()?),
+            })
         })
         .collect()
 }
@@ -155,7 +165,11 @@ mod tests {
         assert_eq!(d.len(), 5);
         assert_eq!(d[1].name, "Binjai Kota");
         assert_eq!(villages_of_regency("12.75").len(), 37);
-        assert!(villages_of_regency("12.75").iter().any(|v| v.code == "12.75.02.1006" && v.name == "Binjai"));
+        assert!(
+            villages_of_regency("12.75")
+                .iter()
+                .any(|v| v.code == "12.75.02.1006" && v.name == "Binjai")
+        );
     }
 
     #[test]

@@ -89,7 +89,10 @@ impl Role {
 
     /// May read every app's data across agencies (but not necessarily change it).
     pub fn reads_everything(self) -> bool {
-        matches!(self, Role::Admin | Role::Leader | Role::Inspectorate | Role::Operator)
+        matches!(
+            self,
+            Role::Admin | Role::Leader | Role::Inspectorate | Role::Operator
+        )
     }
 
     /// May change city-wide configuration (agencies, accounts).

@@ -14,7 +14,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, key: &'static str) -> Self {
-        FieldError { field: field.into(), key, args: Vec::new() }
+        FieldError {
+            field: field.into(),
+            key,
+            args: Vec::new(),
+        }
     }
 
     pub fn with_arg(mut self, name: &'static str, value: impl ToString) -> Self {

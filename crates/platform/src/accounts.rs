@@ -9,7 +9,8 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -47,8 +48,14 @@ impl Passwords {
     }
 
     fn with_params(params: Params) -> Passwords {
-        let mut p = Passwords { params, dummy: Arc::new(String::new()) };
-        p.dummy = Arc::new(p.hash_blocking("dummy-password-never-used").unwrap_or_default());
+        let mut p = Passwords {
+            params,
+            dummy: Arc::new(String::new()),
+        };
+        p.dummy = Arc::new(
+            p.hash_blocking("dummy-password-never-used")
+                .unwrap_or_default(),
+        );
         p
     }
 
@@ -74,9 +81,13 @@ impl Passwords {
         let this = self.clone();
         let pw = password.to_string();
         let known = hash.is_some();
-        let hash = hash.map(str::to_string).unwrap_or_else(|| (*self.dummy).clone());
+        let hash = hash
+            .map(str::to_string)
+            .unwrap_or_else(|| (*self.dummy).clone());
         tokio::task::spawn_blocking(move || {
-            this.argon().verify_password(pw.as_bytes(), hash.as_str()).is_ok()
+            this.argon()
+                .verify_password(pw.as_bytes(), hash.as_str())
+                .is_ok()
         })
         .await
         .unwrap_or(false)
@@ -116,11 +127,17 @@ impl Account {
     }
 
     pub fn actor(&self) -> Actor {
-        Actor { id: Some(self.id), label: self.label() }
+        Actor {
+            id: Some(self.id),
+            label: self.label(),
+        }
     }
 
     pub fn masked_nik(&self) -> Option<String> {
-        self.nik.as_deref().and_then(|n| Nik::parse(n).ok()).map(|n| n.masked())
+        self.nik
+            .as_deref()
+            .and_then(|n| Nik::parse(n).ok())
+            .map(|n| n.masked())
     }
 }
 
@@ -162,7 +179,9 @@ pub struct RegisterInput {
 
 fn check_password(errs: &mut FieldErrors, field: &str, pw: &str, confirm: Option<&str>) {
     if pw.chars().count() < MIN_PASSWORD {
-        errs.push(kernel::FieldError::new(field, "password_too_short").with_arg("min", MIN_PASSWORD));
+        errs.push(
+            kernel::FieldError::new(field, "password_too_short").with_arg("min", MIN_PASSWORD),
+        );
     } else if pw.len() > 256 {
         errs.add(field, "too_long");
     } else if let Some(c) = confirm
@@ -185,7 +204,12 @@ fn check_name(errs: &mut FieldErrors, name: &str) -> String {
 /// Registers a citizen of `city`. Error keys (field): `nik_*` (nik), `nik_other_city` (nik),
 /// `nik_taken` (nik), `phone_invalid` (phone), `email_invalid` (email), `contact_required`
 /// (phone), `email_taken`, `phone_taken`, `password_too_short`, `password_mismatch`.
-pub async fn register_citizen(db: &Db, pw: &Passwords, city: &City, input: &RegisterInput) -> AppResult<Account> {
+pub async fn register_citizen(
+    db: &Db,
+    pw: &Passwords,
+    city: &City,
+    input: &RegisterInput,
+) -> AppResult<Account> {
     let mut errs = FieldErrors::new();
     let nik = errs.check("nik", Nik::parse(&input.nik));
     if let Some(n) = &nik
@@ -206,26 +230,39 @@ pub async fn register_citizen(db: &Db, pw: &Passwords, city: &City, input: &Regi
     if input.phone.trim().is_empty() && input.email.trim().is_empty() {
         errs.add("phone", "contact_required");
     }
-    check_password(&mut errs, "password", &input.password, input.password_confirm.as_deref());
+    check_password(
+        &mut errs,
+        "password",
+        &input.password,
+        input.password_confirm.as_deref(),
+    );
     // Uniqueness, checked up front for clear messages (the unique indexes still guard races).
     if let Some(n) = &nik
         && errs.get("nik").is_none()
-        && find_one(db, city, account::Column::Nik, n.as_str()).await?.is_some()
+        && find_one(db, city, account::Column::Nik, n.as_str())
+            .await?
+            .is_some()
     {
         errs.add("nik", "nik_taken");
     }
     if let Some(e) = &email
-        && find_one(db, city, account::Column::Email, e.as_str()).await?.is_some()
+        && find_one(db, city, account::Column::Email, e.as_str())
+            .await?
+            .is_some()
     {
         errs.add("email", "email_taken");
     }
     if let Some(p) = &phone
-        && find_one(db, city, account::Column::Phone, p.e164()).await?.is_some()
+        && find_one(db, city, account::Column::Phone, p.e164())
+            .await?
+            .is_some()
     {
         errs.add("phone", "phone_taken");
     }
     errs.into_result().map_err(AppError::Invalid)?;
-    let Some(nik) = nik else { return Err(AppError::invalid("nik", "nik_required")) };
+    let Some(nik) = nik else {
+        return Err(AppError::invalid("nik", "nik_required"));
+    };
     let hash = pw.hash(&input.password).await?;
     let id = kernel::ids::new_id();
     let mut tx = db.tx().await?;
@@ -247,7 +284,13 @@ pub async fn register_citizen(db: &Db, pw: &Passwords, city: &City, input: &Regi
     }
     .insert(&*tx)
     .await
-    .map_err(|e| if is_unique_violation(&e) { AppError::invalid("nik", "nik_taken") } else { e.into() })?;
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            AppError::invalid("nik", "nik_taken")
+        } else {
+            e.into()
+        }
+    })?;
     let acc = Account::from(m);
     tx.audit(
         &city.code,
@@ -285,17 +328,28 @@ pub struct StaffInput {
 }
 
 fn valid_username(u: &str) -> bool {
-    (3..=40).contains(&u.len()) && u.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    (3..=40).contains(&u.len())
+        && u.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
 }
 
 /// Creates a staff account (any role but citizen) in `city_code` (a city, or a province for
 /// province-level staff).
-pub async fn create_staff(db: &Db, pw: &Passwords, city: &City, actor: &Actor, input: &StaffInput) -> AppResult<Account> {
+pub async fn create_staff(
+    db: &Db,
+    pw: &Passwords,
+    city: &City,
+    actor: &Actor,
+    input: &StaffInput,
+) -> AppResult<Account> {
     let mut errs = FieldErrors::new();
     let username = input.username.trim().to_lowercase();
     if !valid_username(&username) {
         errs.add("username", "username_invalid");
-    } else if find_one(db, city, account::Column::Username, &username).await?.is_some() {
+    } else if find_one(db, city, account::Column::Username, &username)
+        .await?
+        .is_some()
+    {
         errs.add("username", "username_taken");
     }
     let full_name = check_name(&mut errs, &input.full_name);
@@ -318,7 +372,9 @@ pub async fn create_staff(db: &Db, pw: &Passwords, city: &City, actor: &Actor, i
         }
         (Some(r), s) if r.needs_agency() => match Uuid::parse_str(s) {
             Ok(id) => match crate::agencies::get(db, city, id).await? {
-                Some(a) if r != Role::HealthStaff || crate::agencies::is_facility(&a.kind) => Some(id),
+                Some(a) if r != Role::HealthStaff || crate::agencies::is_facility(&a.kind) => {
+                    Some(id)
+                }
                 Some(_) => {
                     errs.add("agency_id", "agency_not_facility");
                     None
@@ -337,7 +393,9 @@ pub async fn create_staff(db: &Db, pw: &Passwords, city: &City, actor: &Actor, i
     };
     check_password(&mut errs, "password", &input.password, None);
     errs.into_result().map_err(AppError::Invalid)?;
-    let Some(role) = role else { return Err(AppError::invalid("role", "role_invalid")) };
+    let Some(role) = role else {
+        return Err(AppError::invalid("role", "role_invalid"));
+    };
     let hash = pw.hash(&input.password).await?;
     let mut tx = db.tx().await?;
     let m = account::ActiveModel {
@@ -358,7 +416,13 @@ pub async fn create_staff(db: &Db, pw: &Passwords, city: &City, actor: &Actor, i
     }
     .insert(&*tx)
     .await
-    .map_err(|e| if is_unique_violation(&e) { AppError::invalid("username", "username_taken") } else { e.into() })?;
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            AppError::invalid("username", "username_taken")
+        } else {
+            e.into()
+        }
+    })?;
     let acc = Account::from(m);
     tx.audit(
         &city.code,
@@ -385,12 +449,26 @@ fn in_city(city: &City) -> Condition {
         .add(account::Column::CityCode.eq(city.province_code()))
 }
 
-async fn find_one(db: &Db, city: &City, col: account::Column, value: &str) -> AppResult<Option<account::Model>> {
-    Ok(account::Entity::find().filter(in_city(city)).filter(col.eq(value)).one(db.conn()).await?)
+async fn find_one(
+    db: &Db,
+    city: &City,
+    col: account::Column,
+    value: &str,
+) -> AppResult<Option<account::Model>> {
+    Ok(account::Entity::find()
+        .filter(in_city(city))
+        .filter(col.eq(value))
+        .one(db.conn())
+        .await?)
 }
 
 pub async fn get(db: &Db, city: &City, id: Uuid) -> AppResult<Option<Account>> {
-    Ok(account::Entity::find().filter(in_city(city)).filter(account::Column::Id.eq(id)).one(db.conn()).await?.map(Account::from))
+    Ok(account::Entity::find()
+        .filter(in_city(city))
+        .filter(account::Column::Id.eq(id))
+        .one(db.conn())
+        .await?
+        .map(Account::from))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -412,7 +490,12 @@ pub async fn list(db: &Db, city: &City, f: &AccountFilter, limit: u64) -> AppRes
                 .add(account::Column::Email.eq(t.to_lowercase())),
         );
     }
-    let rows = q.order_by_asc(account::Column::Role).order_by_asc(account::Column::FullName).limit(limit).all(db.conn()).await?;
+    let rows = q
+        .order_by_asc(account::Column::Role)
+        .order_by_asc(account::Column::FullName)
+        .limit(limit)
+        .all(db.conn())
+        .await?;
     Ok(rows.into_iter().map(Account::from).collect())
 }
 
@@ -426,7 +509,11 @@ pub enum LoginError {
 }
 
 /// Finds the account for what a person typed: NIK, email, phone or username.
-async fn find_by_identifier(db: &Db, city: &City, ident: &str) -> AppResult<Option<account::Model>> {
+async fn find_by_identifier(
+    db: &Db,
+    city: &City,
+    ident: &str,
+) -> AppResult<Option<account::Model>> {
     let ident = ident.trim();
     if let Ok(nik) = Nik::parse(ident) {
         return find_one(db, city, account::Column::Nik, nik.as_str()).await;
@@ -452,13 +539,19 @@ fn attempt_key(ident: &str) -> String {
 }
 
 async fn is_locked(db: &Db, city: &City, key: &str, now: DateTime<Utc>) -> AppResult<bool> {
-    let row = login_attempt::Entity::find_by_id((city.code.clone(), key.to_string())).one(db.conn()).await?;
-    Ok(row.is_some_and(|r| r.failures >= MAX_FAILURES && now - r.window_start < Duration::minutes(LOCK_MINUTES)))
+    let row = login_attempt::Entity::find_by_id((city.code.clone(), key.to_string()))
+        .one(db.conn())
+        .await?;
+    Ok(row.is_some_and(|r| {
+        r.failures >= MAX_FAILURES && now - r.window_start < Duration::minutes(LOCK_MINUTES)
+    }))
 }
 
 async fn record_failure(db: &Db, city: &City, key: &str, now: DateTime<Utc>) -> AppResult<()> {
     let tx = db.begin_write().await?;
-    let row = login_attempt::Entity::find_by_id((city.code.clone(), key.to_string())).one(&tx).await?;
+    let row = login_attempt::Entity::find_by_id((city.code.clone(), key.to_string()))
+        .one(&tx)
+        .await?;
     match row {
         Some(r) if now - r.window_start < Duration::minutes(LOCK_MINUTES) => {
             let failures = r.failures + 1;
@@ -503,15 +596,21 @@ pub async fn authenticate(
     if is_locked(db, city, &key, now).await? {
         return Ok(Err(LoginError::Locked));
     }
-    let found = find_by_identifier(db, city, ident).await?.filter(|m| m.active);
-    let ok = pw.verify(password, found.as_ref().map(|m| m.password_hash.as_str())).await;
+    let found = find_by_identifier(db, city, ident)
+        .await?
+        .filter(|m| m.active);
+    let ok = pw
+        .verify(password, found.as_ref().map(|m| m.password_hash.as_str()))
+        .await;
     match (ok, found) {
         (true, Some(m)) => {
             let acc = Account::from(m.clone());
             let mut am: account::ActiveModel = m.into();
             am.last_login_at = Set(Some(now));
             am.update(db.conn()).await?;
-            login_attempt::Entity::delete_by_id((city.code.clone(), key)).exec(db.conn()).await?;
+            login_attempt::Entity::delete_by_id((city.code.clone(), key))
+                .exec(db.conn())
+                .await?;
             Ok(Ok(acc))
         }
         _ => {
@@ -535,7 +634,10 @@ pub async fn change_password(
     new: &str,
     confirm: &str,
 ) -> AppResult<()> {
-    let m = account::Entity::find_by_id((acc.city_code.clone(), acc.id)).one(db.conn()).await?.ok_or(AppError::NotFound)?;
+    let m = account::Entity::find_by_id((acc.city_code.clone(), acc.id))
+        .one(db.conn())
+        .await?
+        .ok_or(AppError::NotFound)?;
     let mut errs = FieldErrors::new();
     if !pw.verify(current, Some(&m.password_hash)).await {
         errs.add("current", "password_wrong");
@@ -566,7 +668,10 @@ pub async fn change_password(
 }
 
 pub async fn set_lang(db: &Db, acc: &Account, lang: Lang) -> AppResult<()> {
-    if let Some(m) = account::Entity::find_by_id((acc.city_code.clone(), acc.id)).one(db.conn()).await? {
+    if let Some(m) = account::Entity::find_by_id((acc.city_code.clone(), acc.id))
+        .one(db.conn())
+        .await?
+    {
         let mut am: account::ActiveModel = m.into();
         am.lang = Set(lang.code().into());
         am.update(db.conn()).await?;

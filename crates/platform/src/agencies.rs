@@ -2,7 +2,10 @@
 //! the Inspektorat, puskesmas, hospitals. Apps route work to them; officers belong to one.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    QueryOrder,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -21,9 +24,21 @@ pub const KINDS: [(&str, &str, &str); 10] = [
     ("sekretariat", "Sekretariat", "Secretariat"),
     ("satuan", "Satuan (Satpol PP)", "Unit (Satpol PP)"),
     ("inspektorat", "Inspektorat", "Inspectorate"),
-    ("kecamatan", "Kantor Kecamatan", "District office (kecamatan)"),
-    ("kelurahan", "Kantor Kelurahan", "Village office (kelurahan)"),
-    ("puskesmas", "Puskesmas", "Community health centre (puskesmas)"),
+    (
+        "kecamatan",
+        "Kantor Kecamatan",
+        "District office (kecamatan)",
+    ),
+    (
+        "kelurahan",
+        "Kantor Kelurahan",
+        "Village office (kelurahan)",
+    ),
+    (
+        "puskesmas",
+        "Puskesmas",
+        "Community health centre (puskesmas)",
+    ),
     ("rumah_sakit", "Rumah Sakit", "Hospital"),
     ("lainnya", "Lainnya", "Other"),
 ];
@@ -103,7 +118,12 @@ struct Valid {
     phone: Option<String>,
 }
 
-async fn validate(db: &Db, city: &City, input: &AgencyInput, self_id: Option<Uuid>) -> AppResult<Valid> {
+async fn validate(
+    db: &Db,
+    city: &City,
+    input: &AgencyInput,
+    self_id: Option<Uuid>,
+) -> AppResult<Valid> {
     let mut errs = FieldErrors::new();
     let name = input.name.trim().to_string();
     if name.is_empty() {
@@ -145,18 +165,34 @@ async fn validate(db: &Db, city: &City, input: &AgencyInput, self_id: Option<Uui
     };
     let email = match input.email.trim() {
         "" => None,
-        s => errs.check("email", Email::parse(s)).map(|e| e.as_str().to_string()),
+        s => errs
+            .check("email", Email::parse(s))
+            .map(|e| e.as_str().to_string()),
     };
     let phone = match input.phone.trim() {
         "" => None,
-        s => errs.check("phone", Phone::parse(s)).map(|p| p.e164().to_string()),
+        s => errs
+            .check("phone", Phone::parse(s))
+            .map(|p| p.e164().to_string()),
     };
     errs.into_result().map_err(AppError::Invalid)?;
-    Ok(Valid { name, short_name, kind: input.kind.clone(), parent_id, region_code, email, phone })
+    Ok(Valid {
+        name,
+        short_name,
+        kind: input.kind.clone(),
+        parent_id,
+        region_code,
+        email,
+        phone,
+    })
 }
 
 fn map_unique(e: sea_orm::DbErr) -> AppError {
-    if is_unique_violation(&e) { AppError::invalid("name", "agency_name_taken") } else { e.into() }
+    if is_unique_violation(&e) {
+        AppError::invalid("name", "agency_name_taken")
+    } else {
+        e.into()
+    }
 }
 
 pub async fn create(db: &Db, city: &City, actor: &Actor, input: &AgencyInput) -> AppResult<Agency> {
@@ -197,7 +233,13 @@ pub async fn create(db: &Db, city: &City, actor: &Actor, input: &AgencyInput) ->
     Ok(a)
 }
 
-pub async fn update(db: &Db, city: &City, actor: &Actor, id: Uuid, input: &AgencyInput) -> AppResult<Agency> {
+pub async fn update(
+    db: &Db,
+    city: &City,
+    actor: &Actor,
+    id: Uuid,
+    input: &AgencyInput,
+) -> AppResult<Agency> {
     let before = get(db, city, id).await?.ok_or(AppError::NotFound)?;
     let v = validate(db, city, input, Some(id)).await?;
     let mut tx = db.tx().await?;
@@ -234,7 +276,10 @@ pub async fn update(db: &Db, city: &City, actor: &Actor, id: Uuid, input: &Agenc
 }
 
 pub async fn get(db: &Db, city: &City, id: Uuid) -> AppResult<Option<Agency>> {
-    Ok(agency::Entity::find_by_id((city.code.clone(), id)).one(db.conn()).await?.map(Agency::from))
+    Ok(agency::Entity::find_by_id((city.code.clone(), id))
+        .one(db.conn())
+        .await?
+        .map(Agency::from))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -256,6 +301,10 @@ pub async fn list(db: &Db, city: &City, f: &AgencyFilter) -> AppResult<Vec<Agenc
                 .add(crate::db::icontains(agency::Column::ShortName, text)),
         );
     }
-    let rows = q.order_by_asc(agency::Column::Kind).order_by_asc(agency::Column::Name).all(db.conn()).await?;
+    let rows = q
+        .order_by_asc(agency::Column::Kind)
+        .order_by_asc(agency::Column::Name)
+        .all(db.conn())
+        .await?;
     Ok(rows.into_iter().map(Agency::from).collect())
 }

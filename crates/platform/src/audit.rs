@@ -6,8 +6,8 @@ use std::ops::Deref;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -27,10 +27,16 @@ pub struct Actor {
 
 impl Actor {
     pub fn system() -> Actor {
-        Actor { id: None, label: "system".into() }
+        Actor {
+            id: None,
+            label: "system".into(),
+        }
     }
     pub fn cli() -> Actor {
-        Actor { id: None, label: "cli".into() }
+        Actor {
+            id: None,
+            label: "cli".into(),
+        }
     }
 }
 
@@ -109,7 +115,12 @@ impl Db {
 
 impl Tx {
     /// Appends an audit entry to the city's chain, inside this transaction.
-    pub async fn audit(&mut self, city_code: &str, actor: &Actor, change: Change<'_>) -> Result<AuditRecord, DbErr> {
+    pub async fn audit(
+        &mut self,
+        city_code: &str,
+        actor: &Actor,
+        change: Change<'_>,
+    ) -> Result<AuditRecord, DbErr> {
         let backend = self.inner.get_database_backend();
         // Serialise appends per city: an advisory lock on PostgreSQL (SQLite's write lock is
         // already held since BEGIN IMMEDIATE).
@@ -126,7 +137,10 @@ impl Tx {
             .lock(LockType::Update)
             .one(&self.inner)
             .await?;
-        let prev_hash = head.as_ref().map(|h| h.last_hash.clone()).unwrap_or_else(|| GENESIS.to_string());
+        let prev_hash = head
+            .as_ref()
+            .map(|h| h.last_hash.clone())
+            .unwrap_or_else(|| GENESIS.to_string());
         let at = Utc::now();
         let at_us = at.timestamp_micros();
         let id = kernel::ids::new_id();
@@ -285,12 +299,18 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, DbErr> {
                         Break::Link { .. } => {
                             "its link to the previous entry is broken: an entry before it was removed or inserted"
                         }
-                        Break::Content { .. } => "its content does not match its hash: the row was edited",
+                        Break::Content { .. } => {
+                            "its content does not match its hash: the row was edited"
+                        }
                     };
                     return Ok(VerifyReport {
                         cities: cities.len(),
                         entries: total,
-                        failure: Some(VerifyFailure { city_code: city.clone(), seq: Some(e.seq), reason: reason.into() }),
+                        failure: Some(VerifyFailure {
+                            city_code: city.clone(),
+                            seq: Some(e.seq),
+                            reason: reason.into(),
+                        }),
                     });
                 }
                 prev = e.hash.clone();
@@ -299,7 +319,9 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, DbErr> {
                 total += 1;
             }
         }
-        let head = audit_head::Entity::find_by_id(city.clone()).one(conn).await?;
+        let head = audit_head::Entity::find_by_id(city.clone())
+            .one(conn)
+            .await?;
         let head_ok = match &head {
             Some(h) => h.last_hash == prev && h.entries == count && h.last_seq == last_seq,
             None => count == 0,
@@ -318,7 +340,11 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, DbErr> {
             });
         }
     }
-    Ok(VerifyReport { cities: cities.len(), entries: total, failure: None })
+    Ok(VerifyReport {
+        cities: cities.len(),
+        entries: total,
+        failure: None,
+    })
 }
 
 /// Filters for browsing the log.
@@ -335,7 +361,12 @@ pub struct AuditFilter {
 }
 
 /// One page of a city's log, newest first. Pages by key, never by offset.
-pub async fn list(db: &Db, city_code: &str, f: &AuditFilter, limit: u64) -> Result<Vec<AuditRecord>, DbErr> {
+pub async fn list(
+    db: &Db,
+    city_code: &str,
+    f: &AuditFilter,
+    limit: u64,
+) -> Result<Vec<AuditRecord>, DbErr> {
     let mut q = audit_entry::Entity::find().filter(audit_entry::Column::CityCode.eq(city_code));
     if let Some(a) = f.action.as_deref().filter(|s| !s.is_empty()) {
         q = q.filter(audit_entry::Column::Action.starts_with(a));
@@ -358,12 +389,19 @@ pub async fn list(db: &Db, city_code: &str, f: &AuditFilter, limit: u64) -> Resu
     if let Some(b) = f.before_seq {
         q = q.filter(audit_entry::Column::Seq.lt(b));
     }
-    let rows = q.order_by_desc(audit_entry::Column::Seq).limit(limit).all(db.conn()).await?;
+    let rows = q
+        .order_by_desc(audit_entry::Column::Seq)
+        .limit(limit)
+        .all(db.conn())
+        .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn count(db: &Db, city_code: &str) -> Result<u64, DbErr> {
-    audit_entry::Entity::find().filter(audit_entry::Column::CityCode.eq(city_code)).count(db.conn()).await
+    audit_entry::Entity::find()
+        .filter(audit_entry::Column::CityCode.eq(city_code))
+        .count(db.conn())
+        .await
 }
 
 /// For tests and the CLI: the distinct actions recorded in a city.

@@ -88,7 +88,11 @@ pub async fn create(db: &Db, actor: &Actor, input: NewCity) -> AppResult<City> {
     let Some(reg) = region::regency(&code) else {
         return Err(AppError::invalid("city_code", "city_code_unknown"));
     };
-    if city::Entity::find_by_id(code.clone()).one(db.conn()).await?.is_some() {
+    if city::Entity::find_by_id(code.clone())
+        .one(db.conn())
+        .await?
+        .is_some()
+    {
         return Err(AppError::invalid("city_code", "city_exists"));
     }
     let tz = timezone_of_province(code.split('.').next().unwrap_or(""));
@@ -97,7 +101,10 @@ pub async fn create(db: &Db, actor: &Actor, input: NewCity) -> AppResult<City> {
         code: Set(code.clone()),
         name: Set(reg.name.to_string()),
         timezone: Set(tz.name().to_string()),
-        host: Set(input.host.filter(|h| !h.trim().is_empty()).map(|h| h.trim().to_lowercase())),
+        host: Set(input
+            .host
+            .filter(|h| !h.trim().is_empty())
+            .map(|h| h.trim().to_lowercase())),
         own_nik_only: Set(input.own_nik_only),
         main_color: Set("#0b5394".into()),
         created_at: Set(Utc::now()),
@@ -105,7 +112,11 @@ pub async fn create(db: &Db, actor: &Actor, input: NewCity) -> AppResult<City> {
     .insert(&*tx)
     .await
     .map_err(|e| {
-        if crate::db::is_unique_violation(&e) { AppError::invalid("host", "host_taken") } else { e.into() }
+        if crate::db::is_unique_violation(&e) {
+            AppError::invalid("host", "host_taken")
+        } else {
+            e.into()
+        }
     })?;
     let city = City::from(m);
     tx.audit(
@@ -125,11 +136,20 @@ pub async fn create(db: &Db, actor: &Actor, input: NewCity) -> AppResult<City> {
 }
 
 pub async fn list(db: &Db) -> AppResult<Vec<City>> {
-    Ok(city::Entity::find().order_by_asc(city::Column::Code).all(db.conn()).await?.into_iter().map(City::from).collect())
+    Ok(city::Entity::find()
+        .order_by_asc(city::Column::Code)
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(City::from)
+        .collect())
 }
 
 pub async fn get(db: &Db, code: &str) -> AppResult<Option<City>> {
-    Ok(city::Entity::find_by_id(code.to_string()).one(db.conn()).await?.map(City::from))
+    Ok(city::Entity::find_by_id(code.to_string())
+        .one(db.conn())
+        .await?
+        .map(City::from))
 }
 
 /// An in-memory copy of the cities table, reloaded when a code or host is not found (so a city
@@ -155,11 +175,22 @@ impl CityCache {
             return Ok(Some(c.clone()));
         }
         self.reload(db).await?;
-        Ok(self.inner.read().await.iter().find(|c| c.code == code).cloned())
+        Ok(self
+            .inner
+            .read()
+            .await
+            .iter()
+            .find(|c| c.code == code)
+            .cloned())
     }
 
     pub async fn by_host(&self, host: &str) -> Option<City> {
-        self.inner.read().await.iter().find(|c| c.host.as_deref() == Some(host)).cloned()
+        self.inner
+            .read()
+            .await
+            .iter()
+            .find(|c| c.host.as_deref() == Some(host))
+            .cloned()
     }
 
     pub async fn is_empty(&self, db: &Db) -> AppResult<bool> {

@@ -43,7 +43,11 @@ impl EventBus {
     }
 
     /// Listens for `NOTIFY` on PostgreSQL and re-broadcasts; reconnects with a pause on errors.
-    pub fn spawn_pg_listener(&self, pool: sqlx::PgPool, channel: String) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_pg_listener(
+        &self,
+        pool: sqlx::PgPool,
+        channel: String,
+    ) -> tokio::task::JoinHandle<()> {
         let bus = self.clone();
         tokio::spawn(async move {
             loop {

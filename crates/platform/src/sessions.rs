@@ -4,7 +4,9 @@
 use base64::Engine;
 use chrono::{Duration, Utc};
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -48,29 +50,42 @@ pub async fn create(db: &Db, city: &City, acc: &Account) -> AppResult<String> {
 
 /// The account behind a session cookie, if the session is alive and belongs to this city.
 pub async fn lookup(db: &Db, city: &City, token: &str) -> AppResult<Option<Account>> {
-    let Some(s) = session::Entity::find_by_id(sha256_hex(token)).one(db.conn()).await? else {
+    let Some(s) = session::Entity::find_by_id(sha256_hex(token))
+        .one(db.conn())
+        .await?
+    else {
         return Ok(None);
     };
     if s.expires_at < Utc::now() || s.city_code != city.code {
         return Ok(None);
     }
-    let acc = account::Entity::find_by_id((s.account_city, s.account_id)).one(db.conn()).await?;
+    let acc = account::Entity::find_by_id((s.account_city, s.account_id))
+        .one(db.conn())
+        .await?;
     Ok(acc.filter(|a| a.active).map(Account::from))
 }
 
 pub async fn delete(db: &Db, token: &str) -> AppResult<()> {
-    session::Entity::delete_by_id(sha256_hex(token)).exec(db.conn()).await?;
+    session::Entity::delete_by_id(sha256_hex(token))
+        .exec(db.conn())
+        .await?;
     Ok(())
 }
 
 pub async fn delete_all_for(db: &Db, account_id: Uuid) -> AppResult<()> {
-    session::Entity::delete_many().filter(session::Column::AccountId.eq(account_id)).exec(db.conn()).await?;
+    session::Entity::delete_many()
+        .filter(session::Column::AccountId.eq(account_id))
+        .exec(db.conn())
+        .await?;
     Ok(())
 }
 
 /// Removes expired sessions; returns how many.
 pub async fn sweep(db: &Db) -> AppResult<u64> {
-    let r = session::Entity::delete_many().filter(session::Column::ExpiresAt.lt(Utc::now())).exec(db.conn()).await?;
+    let r = session::Entity::delete_many()
+        .filter(session::Column::ExpiresAt.lt(Utc::now()))
+        .exec(db.conn())
+        .await?;
     Ok(r.rows_affected)
 }
 
@@ -98,7 +113,12 @@ impl From<api_token::Model> for ApiToken {
 }
 
 /// Makes a personal access token; the secret (`bk_…`) is returned once and never again.
-pub async fn create_token(db: &Db, city: &City, acc: &Account, name: &str) -> AppResult<(String, ApiToken)> {
+pub async fn create_token(
+    db: &Db,
+    city: &City,
+    acc: &Account,
+    name: &str,
+) -> AppResult<(String, ApiToken)> {
     let name = name.trim();
     if name.is_empty() {
         return Err(AppError::invalid("name", "required"));
@@ -161,7 +181,13 @@ pub async fn revoke_token(db: &Db, city: &City, acc: &Account, id: Uuid) -> AppR
     tx.audit(
         &city.code,
         &acc.actor(),
-        Change { action: "token.revoke", subject_type: "api_token", subject_id: id.to_string(), before: None, after: None },
+        Change {
+            action: "token.revoke",
+            subject_type: "api_token",
+            subject_id: id.to_string(),
+            before: None,
+            after: None,
+        },
     )
     .await?;
     tx.commit().await?;

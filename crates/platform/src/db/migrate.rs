@@ -25,7 +25,12 @@ pub struct Migration {
 /// A table made from an entity, with the entity's own single-column indexes.
 pub fn table<E: EntityTrait>(schema: &Schema, e: E) -> Vec<Step> {
     let mut steps = vec![Step::Table(schema.create_table_from_entity(e))];
-    steps.extend(schema.create_index_from_entity(e).into_iter().map(Step::Index));
+    steps.extend(
+        schema
+            .create_index_from_entity(e)
+            .into_iter()
+            .map(Step::Index),
+    );
     steps
 }
 
@@ -45,34 +50,40 @@ pub fn index(name: &str, table: &str, columns: &[&str], unique: bool) -> Step {
 const LOCK_KEY: i64 = 0x0062_616c_6169; // "balai"
 
 /// Applies every migration not yet applied, each in its own transaction. Returns the ids applied.
+/// On PostgreSQL each transaction first takes a transaction-scoped advisory lock and checks again
+/// whether the migration is applied, so instances starting together migrate one at a time (a
+/// session-level lock would be taken and released on different pooled connections).
 pub async fn run(db: &Db, migrations: &[Migration]) -> Result<Vec<&'static str>, DbErr> {
     let backend = db.db_backend();
-    let conn = db.conn();
-    conn.execute_unprepared(
-        "CREATE TABLE IF NOT EXISTS balaikota_migrations (id VARCHAR(200) PRIMARY KEY, applied_at VARCHAR(40) NOT NULL)",
-    )
-    .await?;
-    if db.backend() == Backend::Postgres {
-        conn.execute_raw(Statement::from_string(backend, format!("SELECT pg_advisory_lock({LOCK_KEY})"))).await?;
-    }
-    let result = apply(db, backend, migrations).await;
-    if db.backend() == Backend::Postgres {
-        conn.execute_raw(Statement::from_string(backend, format!("SELECT pg_advisory_unlock({LOCK_KEY})")))
-            .await?;
-    }
-    result
-}
-
-async fn apply(db: &Db, backend: DbBackend, migrations: &[Migration]) -> Result<Vec<&'static str>, DbErr> {
     let schema = Schema::new(backend);
-    let rows = db.conn().query_all_raw(Statement::from_string(backend, "SELECT id FROM balaikota_migrations")).await?;
-    let done: Vec<String> = rows.iter().filter_map(|r| r.try_get::<String>("", "id").ok()).collect();
+    {
+        let tx = db.begin_write().await?;
+        lock(db, &tx).await?;
+        tx.execute_unprepared(
+            "CREATE TABLE IF NOT EXISTS balaikota_migrations (id VARCHAR(200) PRIMARY KEY, applied_at VARCHAR(40) NOT NULL)",
+        )
+        .await?;
+        tx.commit().await?;
+    }
     let mut applied = Vec::new();
     for m in migrations {
-        if done.iter().any(|d| d == m.id) {
+        let tx = db.begin_write().await?;
+        lock(db, &tx).await?;
+        let done = tx
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                match backend {
+                    DbBackend::Postgres => "SELECT id FROM balaikota_migrations WHERE id = $1",
+                    _ => "SELECT id FROM balaikota_migrations WHERE id = ?",
+                },
+                [m.id.into()],
+            ))
+            .await?
+            .is_some();
+        if done {
+            tx.commit().await?;
             continue;
         }
-        let tx = db.begin_write().await?;
         for step in (m.steps)(&schema) {
             match step {
                 Step::Table(t) => tx.execute(&t).await?,
@@ -84,7 +95,9 @@ async fn apply(db: &Db, backend: DbBackend, migrations: &[Migration]) -> Result<
         tx.execute_raw(Statement::from_sql_and_values(
             backend,
             match backend {
-                DbBackend::Postgres => "INSERT INTO balaikota_migrations (id, applied_at) VALUES ($1, $2)",
+                DbBackend::Postgres => {
+                    "INSERT INTO balaikota_migrations (id, applied_at) VALUES ($1, $2)"
+                }
                 _ => "INSERT INTO balaikota_migrations (id, applied_at) VALUES (?, ?)",
             },
             [m.id.into(), now.into()],
@@ -95,4 +108,15 @@ async fn apply(db: &Db, backend: DbBackend, migrations: &[Migration]) -> Result<
         applied.push(m.id);
     }
     Ok(applied)
+}
+
+async fn lock(db: &Db, tx: &sea_orm::DatabaseTransaction) -> Result<(), DbErr> {
+    if db.backend() == Backend::Postgres {
+        tx.execute_raw(Statement::from_string(
+            db.db_backend(),
+            format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"),
+        ))
+        .await?;
+    }
+    Ok(())
 }

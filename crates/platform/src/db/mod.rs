@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use crate::events::{EventBus, PG_CHANNEL};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 /// Where the data lives, parsed from a URL.
@@ -25,9 +25,13 @@ pub enum DbTarget {
 pub enum DbUrlError {
     #[error("the database URL is empty")]
     Empty,
-    #[error("the database URL `{0}` is not understood: use sqlite://FILE or postgres://USER@HOST:PORT/DB")]
+    #[error(
+        "the database URL `{0}` is not understood: use sqlite://FILE or postgres://USER@HOST:PORT/DB"
+    )]
     Scheme(String),
-    #[error("the SQLite file {0} does not exist; check the path, or add ?mode=rwc to the URL to create it")]
+    #[error(
+        "the SQLite file {0} does not exist; check the path, or add ?mode=rwc to the URL to create it"
+    )]
     SqliteMissing(PathBuf),
     #[error("the folder {0} for the SQLite file does not exist")]
     SqliteFolderMissing(PathBuf),
@@ -43,20 +47,29 @@ impl DbTarget {
         if url.is_empty() {
             return Err(DbUrlError::Empty);
         }
-        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
             let create = query.split('&').any(|kv| kv == "mode=rwc");
             if path.is_empty() {
                 return Err(DbUrlError::Scheme(url.to_string()));
             }
-            return Ok(DbTarget::Sqlite { path: PathBuf::from(path), create });
+            return Ok(DbTarget::Sqlite {
+                path: PathBuf::from(path),
+                create,
+            });
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let parsed = url::Url::parse(url).map_err(|e| DbUrlError::PostgresMalformed(e.to_string()))?;
+            let parsed =
+                url::Url::parse(url).map_err(|e| DbUrlError::PostgresMalformed(e.to_string()))?;
             if parsed.host_str().is_none_or(str::is_empty) {
                 return Err(DbUrlError::PostgresMalformed("no host".into()));
             }
-            return Ok(DbTarget::Postgres { url: url.to_string() });
+            return Ok(DbTarget::Postgres {
+                url: url.to_string(),
+            });
         }
         let shown = url.split('@').next_back().unwrap_or(url);
         Err(DbUrlError::Scheme(shown.to_string()))
@@ -64,7 +77,10 @@ impl DbTarget {
 
     /// The default: `<data-dir>/balaikota.db`, created if missing.
     pub fn default_sqlite(data_dir: &Path) -> DbTarget {
-        DbTarget::Sqlite { path: data_dir.join("balaikota.db"), create: true }
+        DbTarget::Sqlite {
+            path: data_dir.join("balaikota.db"),
+            create: true,
+        }
     }
 
     /// A description safe to print (no password).
@@ -115,9 +131,15 @@ impl Db {
     }
 
     /// Connects; on PostgreSQL, `schema` sets the search path (tests use a schema each).
-    pub async fn connect_with_schema(target: &DbTarget, schema: Option<&str>) -> Result<Db, ConnectError> {
+    pub async fn connect_with_schema(
+        target: &DbTarget,
+        schema: Option<&str>,
+    ) -> Result<Db, ConnectError> {
         let describe = target.describe();
-        let open_err = |source| ConnectError::Open { target: describe.clone(), source };
+        let open_err = |source| ConnectError::Open {
+            target: describe.clone(),
+            source,
+        };
         match target {
             DbTarget::Sqlite { path, create } => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
@@ -142,7 +164,12 @@ impl Db {
                             .foreign_keys(true)
                     });
                 let conn = Database::connect(opts).await.map_err(open_err)?;
-                Ok(Db { conn, backend: Backend::Sqlite, events: EventBus::default(), channel: String::new() })
+                Ok(Db {
+                    conn,
+                    backend: Backend::Sqlite,
+                    events: EventBus::default(),
+                    channel: String::new(),
+                })
             }
             DbTarget::Postgres { url } => {
                 let mut opts = ConnectOptions::new(url.clone());
@@ -160,8 +187,16 @@ impl Db {
                     None => PG_CHANNEL.to_string(),
                 };
                 let events = EventBus::default();
-                events.spawn_pg_listener(conn.get_postgres_connection_pool().clone(), channel.clone());
-                Ok(Db { conn, backend: Backend::Postgres, events, channel })
+                events.spawn_pg_listener(
+                    conn.get_postgres_connection_pool().clone(),
+                    channel.clone(),
+                );
+                Ok(Db {
+                    conn,
+                    backend: Backend::Postgres,
+                    events,
+                    channel,
+                })
             }
         }
     }
@@ -205,7 +240,10 @@ impl Db {
 
     /// A trivial query, for `/readyz`.
     pub async fn ping(&self) -> Result<(), DbErr> {
-        self.conn.execute_raw(Statement::from_string(self.db_backend(), "SELECT 1")).await.map(|_| ())
+        self.conn
+            .execute_raw(Statement::from_string(self.db_backend(), "SELECT 1"))
+            .await
+            .map(|_| ())
     }
 
     pub async fn close(self) {
@@ -216,7 +254,8 @@ impl Db {
 /// Tells whether a database error is a unique-constraint violation (both backends).
 pub fn is_unique_violation(e: &DbErr) -> bool {
     let s = e.to_string();
-    s.contains("UNIQUE constraint failed") || s.contains("duplicate key value violates unique constraint")
+    s.contains("UNIQUE constraint failed")
+        || s.contains("duplicate key value violates unique constraint")
 }
 
 #[cfg(test)]
@@ -227,16 +266,35 @@ mod tests {
     fn urls_parse_or_say_why_not() {
         assert_eq!(
             DbTarget::parse("sqlite://data/x.db?mode=rwc").ok(),
-            Some(DbTarget::Sqlite { path: "data/x.db".into(), create: true })
+            Some(DbTarget::Sqlite {
+                path: "data/x.db".into(),
+                create: true
+            })
         );
-        assert!(matches!(DbTarget::parse("sqlite:///tmp/a.db"), Ok(DbTarget::Sqlite { create: false, .. })));
-        assert!(matches!(DbTarget::parse("postgres://u@h:5432/d"), Ok(DbTarget::Postgres { .. })));
-        assert!(matches!(DbTarget::parse("mysql://u:secret@h/d"), Err(DbUrlError::Scheme(s)) if !s.contains("secret")));
-        assert!(matches!(DbTarget::parse("postgres://"), Err(DbUrlError::PostgresMalformed(_))));
+        assert!(matches!(
+            DbTarget::parse("sqlite:///tmp/a.db"),
+            Ok(DbTarget::Sqlite { create: false, .. })
+        ));
+        assert!(matches!(
+            DbTarget::parse("postgres://u@h:5432/d"),
+            Ok(DbTarget::Postgres { .. })
+        ));
+        assert!(
+            matches!(DbTarget::parse("mysql://u:secret@h/d"), Err(DbUrlError::Scheme(s)) if !s.contains("secret"))
+        );
+        assert!(matches!(
+            DbTarget::parse("postgres://"),
+            Err(DbUrlError::PostgresMalformed(_))
+        ));
         assert!(matches!(DbTarget::parse(""), Err(DbUrlError::Empty)));
-        assert!(matches!(DbTarget::parse("data.db"), Err(DbUrlError::Scheme(_))));
+        assert!(matches!(
+            DbTarget::parse("data.db"),
+            Err(DbUrlError::Scheme(_))
+        ));
         assert_eq!(
-            DbTarget::parse("postgres://bob:pw@db.local/city").map(|t| t.describe()).ok(),
+            DbTarget::parse("postgres://bob:pw@db.local/city")
+                .map(|t| t.describe())
+                .ok(),
             Some("PostgreSQL bob@db.local:5432/city".into())
         );
     }
@@ -245,6 +303,10 @@ mod tests {
 /// A case-insensitive "contains" that behaves the same on SQLite and PostgreSQL.
 pub fn icontains<C: sea_orm::ColumnTrait>(col: C, text: &str) -> sea_orm::sea_query::SimpleExpr {
     use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }

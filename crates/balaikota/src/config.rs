@@ -1,0 +1,74 @@
+//! Settings: command-line flag, then `BALAIKOTA_*` environment variable (clap reads both), then
+//! `balaikota.toml`, then the default. Every key is documented in README.md.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::{DbArgs, ServeArgs};
+
+/// `balaikota.toml`: the same keys as the flags, with underscores.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub city: Option<String>,
+    pub port: Option<u16>,
+    pub bind: Option<String>,
+    pub demo: Option<bool>,
+    pub json_logs: Option<bool>,
+    pub secure_cookies: Option<bool>,
+}
+
+pub fn load(path: Option<&Path>) -> anyhow::Result<File> {
+    let (path, required) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from("balaikota.toml"), false),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(File::default()),
+        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub city: Option<String>,
+    pub port: u16,
+    pub bind: String,
+    pub demo: bool,
+    pub json_logs: bool,
+    pub secure_cookies: bool,
+}
+
+pub fn resolve(db: &DbArgs, serve: Option<&ServeArgs>, f: &File) -> Resolved {
+    let d = ServeArgs::default();
+    let s = serve.unwrap_or(&d);
+    Resolved {
+        database_url: db.database_url.clone().or_else(|| f.database_url.clone()),
+        data_dir: db
+            .data_dir
+            .clone()
+            .or_else(|| f.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("data")),
+        city: db
+            .city
+            .clone()
+            .or_else(|| f.city.clone())
+            .and_then(|c| kernel::region::normalize_regency_code(&c).or(Some(c))),
+        port: s.port.or(f.port).unwrap_or(8080),
+        bind: s
+            .bind
+            .clone()
+            .or_else(|| f.bind.clone())
+            .unwrap_or_else(|| "127.0.0.1".into()),
+        demo: s.demo || f.demo.unwrap_or(false),
+        json_logs: s.json_logs || f.json_logs.unwrap_or(false),
+        secure_cookies: s.secure_cookies || f.secure_cookies.unwrap_or(false),
+    }
+}

@@ -1,0 +1,159 @@
+//! The JSON API (`/api/v1`) and its OpenAPI document (`/api/openapi.json`). Errors are
+//! `{"error": "<stable_key>", "message": "…", "fields": {…}}`.
+
+use axum::extract::{Multipart, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::OpenApi;
+
+use super::AppState;
+use super::auth::SignedIn;
+use super::context::Ctx;
+use crate::accounts::{self, Account, RegisterInput};
+use crate::agencies::{self, Agency, AgencyFilter};
+use crate::error::{AppError, AppResult};
+use crate::files::StoredFile;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api/v1/register", post(register))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/agencies", get(list_agencies))
+        .route("/api/v1/regions", get(regions))
+        .route("/api/v1/files", post(upload))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Balaikota API",
+        description = "API kota Balaikota. Autentikasi: token akses pribadi (Bearer) dari halaman Akun."
+    ),
+    paths(register, me, list_agencies, regions, upload),
+    components(schemas(
+        RegisterInput,
+        Account,
+        Agency,
+        RegionOut,
+        RegionsOut,
+        StoredFile,
+        ApiError
+    ))
+)]
+pub struct PlatformApi;
+
+/// The document of the platform and every app.
+pub fn openapi(apps: &[std::sync::Arc<dyn crate::app::CityApp>]) -> utoipa::openapi::OpenApi {
+    let mut doc = PlatformApi::openapi();
+    for a in apps {
+        doc.merge(a.openapi());
+    }
+    doc
+}
+
+async fn openapi_json(State(st): State<AppState>) -> Response {
+    Json(openapi(&st.apps)).into_response()
+}
+
+/// The error body of every failed API call.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    /// Stable key, e.g. `validation_failed`, `unauthorized`, `csrf_invalid`.
+    pub error: String,
+    pub message: String,
+    /// Per field: `{ "key": "nik_length", "message": "NIK harus 16 angka." }`.
+    pub fields: Option<serde_json::Value>,
+}
+
+/// Register a citizen with a NIK.
+#[utoipa::path(post, path = "/api/v1/register", request_body = RegisterInput,
+    responses((status = 201, body = Account), (status = 422, body = ApiError)))]
+async fn register(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    body: Option<Json<RegisterInput>>,
+) -> AppResult<Response> {
+    let Json(input) = body.ok_or(AppError::BadRequest("body_invalid"))?;
+    let acc = accounts::register_citizen(&st.db, &st.passwords, &ctx.city, &input).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(acc)).into_response())
+}
+
+/// The account behind the token.
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = Account), (status = 401, body = ApiError)),
+    security(("bearer" = [])))]
+async fn me(s: SignedIn) -> Json<Account> {
+    Json(s.user)
+}
+
+/// The city's agencies (OPD). Staff who read across agencies only.
+#[utoipa::path(get, path = "/api/v1/agencies", params(("q" = Option<String>, Query), ("kind" = Option<String>, Query)),
+    responses((status = 200, body = [Agency]), (status = 403, body = ApiError)))]
+async fn list_agencies(
+    State(st): State<AppState>,
+    r: super::auth::Reader,
+    Query(f): Query<AgencyFilter>,
+) -> AppResult<Json<Vec<Agency>>> {
+    Ok(Json(agencies::list(&st.db, &r.ctx.city, &f).await?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RegionOut {
+    pub code: String,
+    pub name: String,
+    pub parent: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RegionsOut {
+    pub city_code: String,
+    pub city_name: String,
+    pub districts: Vec<RegionOut>,
+    pub villages: Vec<RegionOut>,
+}
+
+/// Kecamatan and kelurahan of the city (public).
+#[utoipa::path(get, path = "/api/v1/regions", responses((status = 200, body = RegionsOut)))]
+async fn regions(ctx: Ctx) -> Json<RegionsOut> {
+    let conv = |r: kernel::region::Region| RegionOut {
+        code: r.code.into(),
+        name: r.name.into(),
+        parent: r.parent.into(),
+    };
+    Json(RegionsOut {
+        city_code: ctx.city.code.clone(),
+        city_name: ctx.city.name.clone(),
+        districts: ctx.city.districts().into_iter().map(conv).collect(),
+        villages: ctx.city.villages().into_iter().map(conv).collect(),
+    })
+}
+
+/// Upload a photo (multipart field `file`). It is checked, cleaned of metadata and stored.
+#[utoipa::path(post, path = "/api/v1/files", responses((status = 201, body = StoredFile), (status = 422, body = ApiError), (status = 413, body = ApiError)))]
+async fn upload(State(st): State<AppState>, s: SignedIn, mut mp: Multipart) -> AppResult<Response> {
+    let mut data = None;
+    while let Some(field) = mp
+        .next_field()
+        .await
+        .map_err(|_| AppError::BadRequest("multipart_invalid"))?
+    {
+        if field.name() == Some("file") {
+            let bytes = field.bytes().await.map_err(|e| {
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge
+                } else {
+                    AppError::BadRequest("multipart_invalid")
+                }
+            })?;
+            data = Some(bytes);
+        }
+    }
+    let data = data.ok_or(AppError::invalid("file", "file_empty"))?;
+    let f = st
+        .files
+        .save_image(&st.db, &s.ctx.city, &s.user.actor(), data)
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(f)).into_response())
+}

@@ -1,0 +1,583 @@
+//! Store behaviour on both backends (SQLite and PostgreSQL) from one body each.
+
+mod common;
+
+use common::*;
+use platform::accounts::{self, LoginError};
+use platform::agencies::{self, AgencyFilter, AgencyInput};
+use platform::audit::{self, Actor};
+use platform::city::{self, NewCity};
+use platform::db_test;
+use platform::testkit::TestDb;
+use sea_orm::ConnectionTrait;
+
+db_test!(migrations_are_idempotent, async |t: &TestDb| {
+    let again = platform::db::migrate::run(&t.db, &platform::schema::migrations())
+        .await
+        .expect("migrate");
+    assert!(again.is_empty(), "second run applied {again:?}");
+});
+
+db_test!(cities_come_from_region_data, async |t: &TestDb| {
+    let binjai = city(&t.db, "1275").await;
+    assert_eq!(binjai.code, "12.75");
+    assert_eq!(binjai.name, "Kota Binjai");
+    assert_eq!(binjai.districts().len(), 5);
+    assert_eq!(binjai.villages().len(), 37);
+    let palu = city(&t.db, "72.71").await;
+    assert_eq!(palu.name, "Kota Palu");
+    assert_eq!(palu.districts().len(), 8);
+    assert_eq!(palu.tz.name(), "Asia/Makassar");
+    for (code, key) in [
+        ("12.7", "city_code_invalid"),
+        ("99.99", "city_code_unknown"),
+        ("12.75", "city_exists"),
+    ] {
+        let e = city::create(
+            &t.db,
+            &Actor::cli(),
+            NewCity {
+                code: code.into(),
+                host: None,
+                own_nik_only: false,
+            },
+        )
+        .await
+        .expect_err(code);
+        assert_eq!(keys(e), vec![("city_code".to_string(), key)], "{code}");
+    }
+    assert_eq!(city::list(&t.db).await.expect("list").len(), 2);
+});
+
+db_test!(
+    agencies_validate_search_and_stay_in_their_city,
+    async |t: &TestDb| {
+        let binjai = city(&t.db, "12.75").await;
+        let palu = city(&t.db, "72.71").await;
+        let dlh = agency(&t.db, &binjai, "Dinas Lingkungan Hidup", "DLH", "dinas").await;
+        agency(&t.db, &binjai, "Dinas Perhubungan", "Dishub", "dinas").await;
+        agency(
+            &t.db,
+            &palu,
+            "Dinas Lingkungan Hidup Kota Palu",
+            "DLH Palu",
+            "dinas",
+        )
+        .await;
+
+        // search is case-insensitive on both backends and never crosses cities
+        let found = agencies::list(
+            &t.db,
+            &binjai,
+            &AgencyFilter {
+                q: Some("lingkungan".into()),
+                kind: None,
+            },
+        )
+        .await
+        .expect("list");
+        assert_eq!(
+            found
+                .iter()
+                .map(|a| a.short_name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["DLH"]
+        );
+        assert_eq!(
+            agencies::list(&t.db, &palu, &AgencyFilter::default())
+                .await
+                .expect("list")
+                .len(),
+            1
+        );
+        assert!(
+            agencies::get(&t.db, &palu, dlh.id)
+                .await
+                .expect("get")
+                .is_none(),
+            "Palu must not see Binjai's agency"
+        );
+
+        // bad input: named fields, nothing saved
+        let bad = AgencyInput {
+            name: "".into(),
+            short_name: "X".into(),
+            kind: "kerajaan".into(),
+            email: "bukan-email".into(),
+            phone: "12".into(),
+            region_code: "72.71.01".into(),
+            parent_id: "not-a-uuid".into(),
+            ..Default::default()
+        };
+        let e = agencies::create(&t.db, &binjai, &Actor::cli(), &bad)
+            .await
+            .expect_err("invalid");
+        let k = keys(e);
+        for want in [
+            ("name", "required"),
+            ("kind", "agency_kind_invalid"),
+            ("parent_id", "agency_parent_invalid"),
+            ("region_code", "region_not_in_city"),
+            ("email", "email_invalid"),
+            ("phone", "phone_invalid"),
+        ] {
+            assert!(
+                k.contains(&(want.0.to_string(), want.1)),
+                "missing {want:?} in {k:?}"
+            );
+        }
+        // duplicate name → field error, not a 5xx
+        let dup = AgencyInput {
+            name: "Dinas Lingkungan Hidup".into(),
+            short_name: "DLH2".into(),
+            kind: "dinas".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            keys(
+                agencies::create(&t.db, &binjai, &Actor::cli(), &dup)
+                    .await
+                    .expect_err("dup")
+            ),
+            vec![("name".to_string(), "agency_name_taken")]
+        );
+        assert_eq!(
+            agencies::list(&t.db, &binjai, &AgencyFilter::default())
+                .await
+                .expect("list")
+                .len(),
+            2
+        );
+
+        // update with a kelurahan of the city and a parent
+        let upd = AgencyInput {
+            name: "Dinas Lingkungan Hidup".into(),
+            short_name: "DLH".into(),
+            kind: "dinas".into(),
+            region_code: "12.75.02.1006".into(),
+            phone: "061-8004-4777".into(),
+            active: Some("1".into()),
+            ..Default::default()
+        };
+        let a = agencies::update(&t.db, &binjai, &Actor::cli(), dlh.id, &upd)
+            .await
+            .expect("update");
+        assert_eq!(a.region_code.as_deref(), Some("12.75.02.1006"));
+        assert_eq!(a.phone.as_deref(), Some("+626180044777"));
+        let acts = audit::actions(&t.db, "12.75").await.expect("actions");
+        assert!(
+            acts.contains(&"agency.update".to_string())
+                && acts.contains(&"agency.create".to_string()),
+            "{acts:?}"
+        );
+    }
+);
+
+db_test!(
+    citizens_register_with_a_valid_nik_of_their_city,
+    async |t: &TestDb| {
+        let binjai = city(&t.db, "12.75").await;
+        let pw = pw();
+        let acc = accounts::register_citizen(
+            &t.db,
+            &pw,
+            &binjai,
+            &citizen("1275 0215 0890 0001", "0812-3456-7890"),
+        )
+        .await
+        .expect("register");
+        assert_eq!(acc.phone.as_deref(), Some("+6281234567890"));
+        assert_eq!(acc.masked_nik().as_deref(), Some("1275••••••••0001"));
+
+        let cases: Vec<(RegisterInputMod, (&str, &str))> = vec![
+            (Box::new(|i| i.nik = "12345".into()), ("nik", "nik_length")),
+            (
+                Box::new(|i| i.nik = "9999021508900001".into()),
+                ("nik", "nik_region"),
+            ),
+            (
+                Box::new(|i| i.nik = "1275023213900001".into()),
+                ("nik", "nik_birth_date"),
+            ),
+            (
+                Box::new(|i| i.nik = "7271021508900001".into()),
+                ("nik", "nik_other_city"),
+            ),
+            (
+                Box::new(|i| i.nik = "1275021508900001".into()),
+                ("nik", "nik_taken"),
+            ),
+            (
+                Box::new(|i| i.phone = "12345".into()),
+                ("phone", "phone_invalid"),
+            ),
+            (
+                Box::new(|i| i.phone = "0812-3456-7890".into()),
+                ("phone", "phone_taken"),
+            ),
+            (
+                Box::new(|i| i.email = "budi@".into()),
+                ("email", "email_invalid"),
+            ),
+            (
+                Box::new(|i| {
+                    i.phone = String::new();
+                    i.email = String::new();
+                }),
+                ("phone", "contact_required"),
+            ),
+            (
+                Box::new(|i| {
+                    i.password = "pendek".into();
+                    i.password_confirm = Some("pendek".into());
+                }),
+                ("password", "password_too_short"),
+            ),
+            (
+                Box::new(|i| i.password_confirm = Some("lain-lain-99".into())),
+                ("password_confirm", "password_mismatch"),
+            ),
+            (
+                Box::new(|i| i.full_name = "   ".into()),
+                ("full_name", "required"),
+            ),
+        ];
+        for (modify, (field, key)) in cases {
+            let mut input = citizen("1275024107950003", "081298765432");
+            modify(&mut input);
+            let e = accounts::register_citizen(&t.db, &pw, &binjai, &input)
+                .await
+                .expect_err(key);
+            let k = keys(e);
+            assert!(
+                k.contains(&(field.to_string(), key)),
+                "want {field}/{key}, got {k:?}"
+            );
+        }
+        // nothing half-saved: one account only
+        let all = accounts::list(&t.db, &binjai, &Default::default(), 100)
+            .await
+            .expect("list");
+        assert_eq!(all.len(), 1);
+    }
+);
+
+type RegisterInputMod = Box<dyn Fn(&mut platform::accounts::RegisterInput)>;
+
+db_test!(login_by_any_identifier_and_lockout, async |t: &TestDb| {
+    let binjai = city(&t.db, "12.75").await;
+    let pw = pw();
+    let mut input = citizen("1275021508900001", "0812-3456-7890");
+    input.email = "Budi@Example.id".into();
+    accounts::register_citizen(&t.db, &pw, &binjai, &input)
+        .await
+        .expect("register");
+    for ident in [
+        "1275021508900001",
+        "budi@example.id",
+        "+62 812 3456 7890",
+        "0812-3456-7890",
+    ] {
+        let r = accounts::authenticate(&t.db, &pw, &binjai, ident, "rahasia-123", None)
+            .await
+            .expect("auth");
+        assert!(r.is_ok(), "{ident}");
+    }
+    let r = accounts::authenticate(&t.db, &pw, &binjai, "nobody", "rahasia-123", None)
+        .await
+        .expect("auth");
+    assert_eq!(r.err(), Some(LoginError::Invalid));
+    for _ in 0..5 {
+        let r = accounts::authenticate(&t.db, &pw, &binjai, "budi@example.id", "salah", None)
+            .await
+            .expect("auth");
+        assert_eq!(r.err(), Some(LoginError::Invalid));
+    }
+    // now locked, even with the right password
+    let r = accounts::authenticate(&t.db, &pw, &binjai, "budi@example.id", "rahasia-123", None)
+        .await
+        .expect("auth");
+    assert_eq!(r.err(), Some(LoginError::Locked));
+    // another identifier of the same person is a different key
+    let r = accounts::authenticate(&t.db, &pw, &binjai, "1275021508900001", "rahasia-123", None)
+        .await
+        .expect("auth");
+    assert!(r.is_ok());
+});
+
+db_test!(staff_roles_need_the_right_agency, async |t: &TestDb| {
+    let binjai = city(&t.db, "12.75").await;
+    let pupr = agency(&t.db, &binjai, "Dinas PUPR", "PUPR", "dinas").await;
+    let rsud = agency(&t.db, &binjai, "RSUD Djoelham", "RSUD", "rumah_sakit").await;
+    let pw = pw();
+    let officer = staff(&t.db, &binjai, "petugas.pupr", "officer", Some(pupr.id)).await;
+    assert_eq!(officer.agency_id, Some(pupr.id));
+    staff(&t.db, &binjai, "nakes", "health_staff", Some(rsud.id)).await;
+    let base = platform::accounts::StaffInput {
+        full_name: "X".into(),
+        password: "rahasia-123".into(),
+        ..Default::default()
+    };
+    let try_staff = |u: &str, role: &str, agency: String| platform::accounts::StaffInput {
+        username: u.into(),
+        role: role.into(),
+        agency_id: agency,
+        ..base.clone()
+    };
+    let e = accounts::create_staff(
+        &t.db,
+        &pw,
+        &binjai,
+        &Actor::cli(),
+        &try_staff("a1", "officer", String::new()),
+    )
+    .await
+    .expect_err("no agency");
+    assert!(keys(e).contains(&("agency_id".to_string(), "agency_required")));
+    let e = accounts::create_staff(
+        &t.db,
+        &pw,
+        &binjai,
+        &Actor::cli(),
+        &try_staff("a2", "health_staff", pupr.id.to_string()),
+    )
+    .await
+    .expect_err("not facility");
+    assert!(keys(e).contains(&("agency_id".to_string(), "agency_not_facility")));
+    let e = accounts::create_staff(
+        &t.db,
+        &pw,
+        &binjai,
+        &Actor::cli(),
+        &try_staff("a3", "citizen", String::new()),
+    )
+    .await
+    .expect_err("citizen");
+    assert!(keys(e).contains(&("role".to_string(), "role_invalid")));
+    let e = accounts::create_staff(
+        &t.db,
+        &pw,
+        &binjai,
+        &Actor::cli(),
+        &try_staff("petugas.pupr", "leader", String::new()),
+    )
+    .await
+    .expect_err("dup");
+    assert!(keys(e).contains(&("username".to_string(), "username_taken")));
+    let e = accounts::create_staff(
+        &t.db,
+        &pw,
+        &binjai,
+        &Actor::cli(),
+        &try_staff("Bad Name!", "leader", String::new()),
+    )
+    .await
+    .expect_err("bad");
+    assert!(keys(e).contains(&("username".to_string(), "username_invalid")));
+});
+
+db_test!(
+    audit_verify_catches_edits_inserts_and_deletions,
+    async |t: &TestDb| {
+        let binjai = city(&t.db, "12.75").await;
+        let palu = city(&t.db, "72.71").await;
+        for i in 0..4 {
+            agency(
+                &t.db,
+                &binjai,
+                &format!("Dinas {i}"),
+                &format!("D{i}"),
+                "dinas",
+            )
+            .await;
+        }
+        agency(&t.db, &palu, "Dinas Palu", "DP", "dinas").await;
+        let ok = audit::verify(&t.db).await.expect("verify");
+        assert_eq!(ok.failure, None);
+        assert_eq!(ok.cities, 2);
+        assert_eq!(ok.entries, 7); // 2 cities + 5 agencies
+
+        let rows = audit::list(&t.db, "12.75", &Default::default(), 100)
+            .await
+            .expect("list");
+        let seqs: Vec<i64> = rows.iter().rev().map(|r| r.seq).collect(); // oldest first
+        let conn = t.db.conn();
+
+        // 1. an edit
+        conn.execute_unprepared(&format!(
+            "UPDATE audit_log SET actor = 'someone-else' WHERE seq = {}",
+            seqs[2]
+        ))
+        .await
+        .expect("edit");
+        let r = audit::verify(&t.db).await.expect("verify");
+        let f = r.failure.expect("edit must be caught");
+        assert_eq!((f.city_code.as_str(), f.seq), ("12.75", Some(seqs[2])));
+        assert!(f.reason.contains("edited"), "{}", f.reason);
+        conn.execute_unprepared(&format!(
+            "UPDATE audit_log SET actor = 'cli' WHERE seq = {}",
+            seqs[2]
+        ))
+        .await
+        .expect("undo");
+        assert_eq!(audit::verify(&t.db).await.expect("verify").failure, None);
+
+        // 2. a deletion in the middle
+        let saved = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                t.db.db_backend(),
+                format!("SELECT hash FROM audit_log WHERE seq = {}", seqs[1]),
+            ))
+            .await
+            .expect("q")
+            .expect("row");
+        let _: String = saved.try_get("", "hash").expect("hash");
+        conn.execute_unprepared(&format!("DELETE FROM audit_log WHERE seq = {}", seqs[1]))
+            .await
+            .expect("delete");
+        let f = audit::verify(&t.db)
+            .await
+            .expect("verify")
+            .failure
+            .expect("deletion must be caught");
+        assert_eq!(f.seq, Some(seqs[2]), "the entry after the gap is named");
+        assert!(f.reason.contains("removed or inserted"), "{}", f.reason);
+    }
+);
+
+db_test!(
+    audit_verify_catches_tail_deletion_and_forged_insert,
+    async |t: &TestDb| {
+        let binjai = city(&t.db, "12.75").await;
+        agency(&t.db, &binjai, "Dinas A", "A", "dinas").await;
+        agency(&t.db, &binjai, "Dinas B", "B", "dinas").await;
+        let rows = audit::list(&t.db, "12.75", &Default::default(), 100)
+            .await
+            .expect("list");
+        let last = rows[0].seq;
+        let conn = t.db.conn();
+        // a forged entry appended behind the app's back
+        conn.execute_unprepared(&format!(
+        "INSERT INTO audit_log (seq, city_code, id, at_us, actor_id, actor, action, subject_type, subject_id, before, after, prev_hash, hash) \
+         SELECT {n}, city_code, id, at_us + 1, actor_id, actor, action, subject_type, subject_id, before, after, hash, hash FROM audit_log WHERE seq = {last}",
+        n = last + 100
+    ))
+    .await
+    .expect("insert");
+        let f = audit::verify(&t.db)
+            .await
+            .expect("verify")
+            .failure
+            .expect("insert must be caught");
+        assert_eq!(f.seq, Some(last + 100));
+        conn.execute_unprepared(&format!("DELETE FROM audit_log WHERE seq = {}", last + 100))
+            .await
+            .expect("undo");
+        assert_eq!(audit::verify(&t.db).await.expect("verify").failure, None);
+        // the newest entry removed
+        conn.execute_unprepared(&format!("DELETE FROM audit_log WHERE seq = {last}"))
+            .await
+            .expect("delete");
+        let f = audit::verify(&t.db)
+            .await
+            .expect("verify")
+            .failure
+            .expect("tail deletion must be caught");
+        assert!(f.reason.contains("head"), "{}", f.reason);
+    }
+);
+
+db_test!(
+    audit_entries_are_published_after_commit,
+    async |t: &TestDb| {
+        let mut rx = t.db.events().subscribe();
+        // give the PostgreSQL listener a moment to LISTEN
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let binjai = city(&t.db, "12.75").await;
+        agency(&t.db, &binjai, "Dinas Sosial", "Dinsos", "dinas").await;
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let e = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+                .await
+                .expect("event in time")
+                .expect("event");
+            seen.push(e.action);
+        }
+        assert_eq!(seen, vec!["city.create", "agency.create"]);
+        // a rolled-back change publishes nothing
+        let mut tx = t.db.tx().await.expect("tx");
+        tx.audit(
+            "12.75",
+            &Actor::cli(),
+            audit::Change {
+                action: "test.rollback",
+                subject_type: "x",
+                subject_id: "1".into(),
+                before: None,
+                after: None,
+            },
+        )
+        .await
+        .expect("audit");
+        tx.rollback().await.expect("rollback");
+        agency(&t.db, &binjai, "Dinas Pendidikan", "Disdik", "dinas").await;
+        let e = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .expect("event in time")
+            .expect("event");
+        assert_eq!(e.action, "agency.create");
+        assert_eq!(audit::verify(&t.db).await.expect("verify").failure, None);
+    }
+);
+
+db_test!(api_tokens_and_sessions, async |t: &TestDb| {
+    let binjai = city(&t.db, "12.75").await;
+    let palu = city(&t.db, "72.71").await;
+    let acc = staff(&t.db, &binjai, "walikota", "leader", None).await;
+    let (secret, tok) = platform::sessions::create_token(&t.db, &binjai, &acc, "dasbor")
+        .await
+        .expect("token");
+    assert!(secret.starts_with("bk_") && secret.starts_with(&tok.prefix));
+    let who = platform::sessions::lookup_token(&t.db, &binjai, &secret)
+        .await
+        .expect("lookup");
+    assert_eq!(who.map(|a| a.id), Some(acc.id));
+    assert!(
+        platform::sessions::lookup_token(&t.db, &palu, &secret)
+            .await
+            .expect("lookup")
+            .is_none(),
+        "token of Binjai used in Palu"
+    );
+    platform::sessions::revoke_token(&t.db, &binjai, &acc, tok.id)
+        .await
+        .expect("revoke");
+    assert!(
+        platform::sessions::lookup_token(&t.db, &binjai, &secret)
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    let s = platform::sessions::create(&t.db, &binjai, &acc)
+        .await
+        .expect("session");
+    assert!(
+        platform::sessions::lookup(&t.db, &binjai, &s)
+            .await
+            .expect("l")
+            .is_some()
+    );
+    assert!(
+        platform::sessions::lookup(&t.db, &palu, &s)
+            .await
+            .expect("l")
+            .is_none()
+    );
+    platform::sessions::delete(&t.db, &s).await.expect("delete");
+    assert!(
+        platform::sessions::lookup(&t.db, &binjai, &s)
+            .await
+            .expect("l")
+            .is_none()
+    );
+});
