@@ -79,26 +79,18 @@ impl From<file::Model> for StoredFile {
     }
 }
 
-struct Sanitised {
-    data: Vec<u8>,
-    thumb: Vec<u8>,
-    content_type: &'static str,
-    ext: &'static str,
-    width: u32,
-    height: u32,
+pub struct Sanitised {
+    pub data: Vec<u8>,
+    pub thumb: Vec<u8>,
+    pub content_type: &'static str,
+    pub ext: &'static str,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// Decodes within limits and re-encodes (dropping all metadata). Error keys: `file_empty`,
 /// `file_too_large`, `file_not_image`, `image_too_large`, `image_invalid`.
-pub fn sanitise_image(
-    input: &[u8],
-    limits: &UploadLimits,
-) -> Result<(Vec<u8>, Vec<u8>, &'static str, u32, u32), &'static str> {
-    let s = sanitise(input, limits)?;
-    Ok((s.data, s.thumb, s.content_type, s.width, s.height))
-}
-
-fn sanitise(input: &[u8], limits: &UploadLimits) -> Result<Sanitised, &'static str> {
+pub fn sanitise(input: &[u8], limits: &UploadLimits) -> Result<Sanitised, &'static str> {
     if input.is_empty() {
         return Err("file_empty");
     }

@@ -1,5 +1,6 @@
 //! Helpers shared by the platform's black-box tests.
 #![allow(dead_code)]
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use platform::accounts::{self, Passwords, RegisterInput, StaffInput};
 use platform::agencies::{self, AgencyInput};

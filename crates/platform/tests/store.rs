@@ -1,5 +1,7 @@
 //! Store behaviour on both backends (SQLite and PostgreSQL) from one body each.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

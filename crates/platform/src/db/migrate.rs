@@ -10,8 +10,8 @@ use super::{Backend, Db};
 
 /// One statement of a migration.
 pub enum Step {
-    Table(TableCreateStatement),
-    Index(IndexCreateStatement),
+    Table(Box<TableCreateStatement>),
+    Index(Box<IndexCreateStatement>),
     Sql(String),
 }
 
@@ -24,12 +24,12 @@ pub struct Migration {
 
 /// A table made from an entity, with the entity's own single-column indexes.
 pub fn table<E: EntityTrait>(schema: &Schema, e: E) -> Vec<Step> {
-    let mut steps = vec![Step::Table(schema.create_table_from_entity(e))];
+    let mut steps = vec![Step::Table(Box::new(schema.create_table_from_entity(e)))];
     steps.extend(
         schema
             .create_index_from_entity(e)
             .into_iter()
-            .map(Step::Index),
+            .map(|i| Step::Index(Box::new(i))),
     );
     steps
 }
@@ -44,7 +44,7 @@ pub fn index(name: &str, table: &str, columns: &[&str], unique: bool) -> Step {
     if unique {
         idx.unique();
     }
-    Step::Index(idx.to_owned())
+    Step::Index(Box::new(idx.to_owned()))
 }
 
 const LOCK_KEY: i64 = 0x0062_616c_6169; // "balai"
@@ -86,8 +86,8 @@ pub async fn run(db: &Db, migrations: &[Migration]) -> Result<Vec<&'static str>,
         }
         for step in (m.steps)(&schema) {
             match step {
-                Step::Table(t) => tx.execute(&t).await?,
-                Step::Index(i) => tx.execute(&i).await?,
+                Step::Table(t) => tx.execute(&*t).await?,
+                Step::Index(i) => tx.execute(&*i).await?,
                 Step::Sql(s) => tx.execute_unprepared(&s).await?,
             };
         }

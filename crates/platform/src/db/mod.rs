@@ -258,6 +258,17 @@ pub fn is_unique_violation(e: &DbErr) -> bool {
         || s.contains("duplicate key value violates unique constraint")
 }
 
+/// A case-insensitive "contains" that behaves the same on SQLite and PostgreSQL.
+pub fn icontains<C: sea_orm::ColumnTrait>(col: C, text: &str) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,15 +309,4 @@ mod tests {
             Some("PostgreSQL bob@db.local:5432/city".into())
         );
     }
-}
-
-/// A case-insensitive "contains" that behaves the same on SQLite and PostgreSQL.
-pub fn icontains<C: sea_orm::ColumnTrait>(col: C, text: &str) -> sea_orm::sea_query::SimpleExpr {
-    use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-    let escaped = text
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }

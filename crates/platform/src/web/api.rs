@@ -58,6 +58,23 @@ async fn openapi_json(State(st): State<AppState>) -> Response {
     Json(openapi(&st.apps)).into_response()
 }
 
+/// A JSON body; a missing or malformed one is `400 {"error": "body_invalid"}`, never axum's
+/// plain-text rejection.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(axum::extract::rejection::JsonRejection::BytesRejection(_)) => {
+                Err(AppError::PayloadTooLarge)
+            }
+            Err(_) => Err(AppError::BadRequest("body_invalid")),
+        }
+    }
+}
+
 /// The error body of every failed API call.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ApiError {
@@ -74,9 +91,8 @@ pub struct ApiError {
 async fn register(
     State(st): State<AppState>,
     ctx: Ctx,
-    body: Option<Json<RegisterInput>>,
+    ApiJson(input): ApiJson<RegisterInput>,
 ) -> AppResult<Response> {
-    let Json(input) = body.ok_or(AppError::BadRequest("body_invalid"))?;
     let acc = accounts::register_citizen(&st.db, &st.passwords, &ctx.city, &input).await?;
     Ok((axum::http::StatusCode::CREATED, Json(acc)).into_response())
 }

@@ -869,7 +869,11 @@ pub async fn audit_list(
             time: format::datetime_short(e.at, tz, lang),
             actor: e.actor,
             action: e.action,
-            subject: format!("{} {}", e.subject_type, e.subject_id),
+            subject: subject_label(
+                &e.subject_type,
+                &e.subject_id,
+                e.after.as_deref().or(e.before.as_deref()),
+            ),
         })
         .collect();
     let lead = crate::i18n::t_args(
@@ -889,6 +893,22 @@ pub async fn audit_list(
         f_until: q.until.unwrap_or_default(),
         ctx: r.ctx,
     })
+}
+
+/// `agency Dinas Sosial (01a2…)`: the name recorded in the entry, when it has one.
+fn subject_label(kind: &str, id: &str, data: Option<&str>) -> String {
+    let name = data
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .and_then(|v| {
+            ["name", "username", "nik"]
+                .iter()
+                .find_map(|k| v.get(*k).and_then(|x| x.as_str()).map(str::to_string))
+        });
+    let short: String = id.chars().take(8).collect();
+    match name {
+        Some(n) => format!("{kind} {n} ({short}…)"),
+        None => format!("{kind} {short}…"),
+    }
 }
 
 /// New audit entries of this city, as server-sent events, for the live log.

@@ -1,0 +1,219 @@
+//! The `balaikota` binary as an operator uses it from the shell.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_balaikota"));
+    // settings come only from the flags of each test
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BALAIKOTA_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(args: &[&str], dir: &std::path::Path) -> Output {
+    bin()
+        .args(args)
+        .current_dir(dir)
+        .env("BALAIKOTA_ADMIN_PASSWORD", "rahasia-123")
+        .output()
+        .expect("run balaikota")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn admin_create_then_audit_verify_catches_a_row_edited_behind_the_apps_back() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let data_s = data.to_string_lossy().to_string();
+    let o = run(
+        &[
+            "admin",
+            "create",
+            "--username",
+            "admin",
+            "--name",
+            "Admin Palu",
+            "--city",
+            "72.71",
+            "--data-dir",
+            &data_s,
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Kota Palu (72.71)"), "{}", text(&o));
+    // a second city in the same deployment
+    let o = run(
+        &[
+            "admin",
+            "create",
+            "--username",
+            "admin.binjai",
+            "--city",
+            "1275",
+            "--data-dir",
+            &data_s,
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    let o = run(&["audit", "verify", "--data-dir", &data_s], dir.path());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Audit log intact: 4 entries in 2 chain(s)"),
+        "{}",
+        text(&o)
+    );
+
+    // edit the newest Palu entry directly in the database file
+    let db = data.join("balaikota.db");
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let seq: i64 = rt.block_on(async {
+        use sea_orm::ConnectionTrait;
+        let db = platform::db::Db::connect(&platform::db::DbTarget::Sqlite {
+            path: db.clone(),
+            create: false,
+        })
+        .await
+        .expect("open");
+        let row = db
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.db_backend(),
+                "SELECT MAX(seq) AS s FROM audit_log WHERE city_code = '72.71'",
+            ))
+            .await
+            .expect("q")
+            .expect("row");
+        let seq: i64 = row.try_get("", "s").expect("seq");
+        db.conn()
+            .execute_unprepared(&format!(
+                "UPDATE audit_log SET after = '{{\"role\":\"leader\"}}' WHERE seq = {seq}"
+            ))
+            .await
+            .expect("tamper");
+        db.close().await;
+        seq
+    });
+    let o = run(&["audit", "verify", "--data-dir", &data_s], dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("BROKEN in city 72.71")
+            && out.contains(&format!("entry #{seq}"))
+            && out.contains("edited"),
+        "{out}"
+    );
+
+    // bad input to admin create: clear messages, exit 2, nothing created
+    let o = bin()
+        .args([
+            "admin",
+            "create",
+            "--username",
+            "X Y",
+            "--city",
+            "99.99",
+            "--data-dir",
+            &data_s,
+        ])
+        .env("BALAIKOTA_ADMIN_PASSWORD", "pendek")
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("city_code: This code is not in the Kemendagri region data."),
+        "{out}"
+    );
+    assert!(
+        out.contains("password: The password must have at least 8 characters."),
+        "{out}"
+    );
+
+    // backup makes a readable copy; it refuses to overwrite
+    let copy = dir.path().join("copy.db");
+    let copy_s = copy.to_string_lossy().to_string();
+    let o = run(&["backup", &copy_s, "--data-dir", &data_s], dir.path());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(copy.metadata().expect("copy").len() > 10_000);
+    let o = run(&["backup", &copy_s, "--data-dir", &data_s], dir.path());
+    assert!(!o.status.success() && text(&o).contains("exists already"));
+    let o = run(
+        &[
+            "audit",
+            "verify",
+            "--database-url",
+            &format!("sqlite://{copy_s}"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the copy carries the tampered row too: {}",
+        text(&o)
+    );
+}
+
+#[test]
+fn bad_database_urls_stop_with_a_clear_message_and_create_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cases = [
+        ("mysql://root:secret@localhost/x", "is not understood"),
+        ("sqlite://typo/balaikota.db", "does not exist"),
+        (
+            "sqlite://balaikota-typo.db",
+            "does not exist; check the path",
+        ),
+        ("postgres://", "malformed"),
+        (
+            "postgres://nobody@127.0.0.1:1/none",
+            "cannot open the database (PostgreSQL nobody@127.0.0.1:1/none)",
+        ),
+    ];
+    for (url, want) in cases {
+        let o = run(&["migrate", "--database-url", url], dir.path());
+        assert!(!o.status.success(), "{url}");
+        let out = text(&o);
+        assert!(out.contains(want), "{url}: {out}");
+        assert!(!out.contains("secret"), "password shown: {out}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    assert!(left.is_empty(), "nothing may be created: {left:?}");
+}
+
+#[test]
+fn openapi_prints_the_document_and_help_explains() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let o = run(&["openapi"], dir.path());
+    assert!(o.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(doc["paths"]["/api/v1/register"].is_object());
+    let o = run(&["serve", "--help"], dir.path());
+    let out = text(&o);
+    for flag in [
+        "--demo",
+        "--port",
+        "--bind",
+        "--data-dir",
+        "--database-url",
+        "--city",
+        "BALAIKOTA_PORT",
+    ] {
+        assert!(out.contains(flag), "serve --help lacks {flag}");
+    }
+}

@@ -1,0 +1,715 @@
+//! The application through HTTP, as a browser and as an API client would use it, on both
+//! backends: registration, login, roles, CSRF, languages, two cities side by side, uploads.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use platform::db_test;
+use platform::testkit::{TestApp, TestDb};
+use reqwest::StatusCode;
+
+async fn body(r: reqwest::Response) -> String {
+    r.text().await.expect("body")
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+db_test!(
+    citizen_registers_and_bad_nik_is_refused,
+    async |t: &TestDb| {
+        city(&t.db, "12.75").await;
+        let app = TestApp::spawn(t, Some("12.75")).await;
+        let b = app.browser();
+        let page = body(b.get("/daftar").await).await;
+        assert!(page.contains("Daftar akun warga") && page.contains("name=\"_csrf\""));
+
+        // malformed NIK: 422, message next to the field, answers kept (never the password)
+        let r = b
+            .post_form(
+                "/daftar",
+                &[
+                    ("nik", "12345"),
+                    ("full_name", "Siti Aminah"),
+                    ("phone", "0812-9876-5432"),
+                    ("password", "rahasia-123"),
+                    ("password_confirm", "rahasia-123"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = body(r).await;
+        assert!(html.contains("NIK harus 16 angka."), "{html}");
+        assert!(html.contains("href=\"#nik\""), "summary links to the field");
+        assert!(html.contains("value=\"Siti Aminah\""), "typed name kept");
+        assert!(!html.contains("rahasia-123"), "password never echoed");
+
+        // a NIK from Palu in Binjai (own NIKs only)
+        let r = b
+            .post_form(
+                "/daftar",
+                &[
+                    ("nik", "7271021508900001"),
+                    ("full_name", "Siti"),
+                    ("phone", "081298765432"),
+                    ("password", "rahasia-123"),
+                    ("password_confirm", "rahasia-123"),
+                ],
+            )
+            .await;
+        assert!(body(r).await.contains("bukan NIK Kota Binjai"));
+
+        // valid: redirected home, logged in
+        let r = b
+            .post_form(
+                "/daftar",
+                &[
+                    ("nik", "1275 0241 0795 0003"),
+                    ("full_name", "Siti Aminah"),
+                    ("phone", "0812-9876-5432"),
+                    ("password", "rahasia-123"),
+                    ("password_confirm", "rahasia-123"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert!(location(&r).starts_with("/?pesan="));
+        let home = body(b.get("/").await).await;
+        assert!(home.contains("Selamat datang, Siti Aminah."), "{home}");
+        let acct = body(b.get("/akun").await).await;
+        assert!(
+            acct.contains("1275••••••••0003"),
+            "masked NIK on the account page"
+        );
+
+        // the same NIK again, from another browser
+        let b2 = app.browser();
+        let r = b2
+            .post_form(
+                "/daftar",
+                &[
+                    ("nik", "1275024107950003"),
+                    ("full_name", "Lain"),
+                    ("email", "lain@contoh.id"),
+                    ("password", "rahasia-123"),
+                    ("password_confirm", "rahasia-123"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(r).await.contains("NIK ini sudah terdaftar"));
+    }
+);
+
+db_test!(forms_without_csrf_are_refused, async |t: &TestDb| {
+    city(&t.db, "12.75").await;
+    let app = TestApp::spawn(t, None).await;
+    let b = app.browser();
+    let _ = b.get("/daftar").await;
+    let r = b
+        .post_form_without_csrf(
+            "/daftar",
+            &[
+                ("nik", "1275021508900001"),
+                ("full_name", "X"),
+                ("phone", "081234567890"),
+                ("password", "rahasia-123"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(body(r).await.contains("Formulir ini sudah kedaluwarsa"));
+    let r = b
+        .post_form_without_csrf("/masuk", &[("identifier", "x"), ("password", "y")])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // nothing was saved
+    let all = platform::accounts::list(
+        &t.db,
+        &platform::city::get(&t.db, "12.75")
+            .await
+            .expect("c")
+            .expect("c"),
+        &Default::default(),
+        10,
+    )
+    .await
+    .expect("list");
+    assert!(all.is_empty());
+});
+
+db_test!(each_role_sees_only_what_it_may, async |t: &TestDb| {
+    let c = city(&t.db, "12.75").await;
+    let pupr = agency(&t.db, &c, "Dinas PUPR", "PUPR", "dinas").await;
+    staff(&t.db, &c, "admin", "admin", None).await;
+    staff(&t.db, &c, "walikota", "leader", None).await;
+    staff(&t.db, &c, "petugas", "officer", Some(pupr.id)).await;
+    platform::accounts::register_citizen(
+        &t.db,
+        &pw(),
+        &c,
+        &citizen("1275021508900001", "081234567890"),
+    )
+    .await
+    .expect("citizen");
+    let app = TestApp::spawn(t, None).await;
+
+    // anonymous: staff pages send to login
+    let anon = app.browser();
+    let r = anon.get("/admin/opd").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/masuk?next=%2Fadmin%2Fopd");
+
+    let as_user = async |login: &str| {
+        let b = app.browser();
+        let r = b.login("", login, "rahasia-123").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {login}");
+        b
+    };
+    let expect = [
+        // (login, path, status)
+        ("1275021508900001", "/staf", 403),
+        ("1275021508900001", "/admin/opd", 403),
+        ("1275021508900001", "/audit", 403),
+        ("1275021508900001", "/akun", 200),
+        ("petugas", "/staf", 200),
+        ("petugas", "/admin/opd", 403),
+        ("petugas", "/admin/pengguna", 403),
+        ("petugas", "/audit", 403),
+        ("walikota", "/admin/opd", 200),
+        ("walikota", "/audit", 200),
+        ("walikota", "/admin/opd/baru", 403),
+        ("walikota", "/admin/pengguna", 403),
+        ("admin", "/admin/opd/baru", 200),
+        ("admin", "/admin/pengguna", 200),
+        ("admin", "/audit", 200),
+    ];
+    for (login, path, status) in expect {
+        let b = as_user(login).await;
+        let r = b.get(path).await;
+        assert_eq!(r.status().as_u16(), status, "{login} GET {path}");
+        if status == 403 {
+            assert!(
+                body(r).await.contains("Anda tidak punya akses"),
+                "403 page in Indonesian"
+            );
+        }
+    }
+    // the leader reads but cannot change
+    let leader = as_user("walikota").await;
+    let r = leader
+        .post_form(
+            "/admin/opd/baru",
+            &[
+                ("name", "Dinas Baru"),
+                ("short_name", "DB"),
+                ("kind", "dinas"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // the admin can, and a bad form shows field errors
+    let admin = as_user("admin").await;
+    let r = admin
+        .post_form(
+            "/admin/opd/baru",
+            &[
+                ("name", ""),
+                ("short_name", "DB"),
+                ("kind", "dinas"),
+                ("email", "x@"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = body(r).await;
+    assert!(
+        html.contains("Wajib diisi.") && html.contains("Alamat email tidak benar"),
+        "{html}"
+    );
+    let r = admin
+        .post_form(
+            "/admin/opd/baru",
+            &[
+                ("name", "Dinas Baru"),
+                ("short_name", "DB"),
+                ("kind", "dinas"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        body(admin.get("/admin/opd?q=baru").await)
+            .await
+            .contains("Dinas Baru")
+    );
+    let csv = body(admin.get("/admin/opd.csv").await).await;
+    assert!(csv.starts_with("id,name,short_name") && csv.contains("\"Dinas Baru\""));
+    // and the audit page shows it
+    assert!(
+        body(admin.get("/audit?action=agency").await)
+            .await
+            .contains("agency.create")
+    );
+    // logout ends the session
+    let r = admin.post_form("/keluar", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        admin.get("/admin/pengguna").await.status(),
+        StatusCode::SEE_OTHER
+    );
+});
+
+db_test!(language_switch_and_wrong_login, async |t: &TestDb| {
+    city(&t.db, "12.75").await;
+    let app = TestApp::spawn(t, None).await;
+    let b = app.browser();
+    assert!(
+        body(b.get("/masuk").await)
+            .await
+            .contains("<html lang=\"id\">")
+    );
+    let r = b.get("/bahasa/en?next=%2Fmasuk").await;
+    assert_eq!(location(&r), "/masuk");
+    let page = body(b.get("/masuk").await).await;
+    assert!(page.contains("<html lang=\"en\">") && page.contains("Log in"));
+    let r = b.login("", "nobody", "whatever-123").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body(r).await.contains("the password is wrong"));
+    // Accept-Language alone also works for a new visitor
+    let r = app
+        .browser()
+        .client
+        .get(app.url("/"))
+        .header("accept-language", "en-GB,en;q=0.9")
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        body(r)
+            .await
+            .contains("Services for residents of Kota Binjai")
+    );
+    // an open redirect is not possible
+    let r = b.get("/bahasa/id?next=%2F%2Fevil.example").await;
+    assert_eq!(location(&r), "/");
+});
+
+db_test!(two_cities_never_see_each_other, async |t: &TestDb| {
+    let binjai = city(&t.db, "12.75").await;
+    let palu = city(&t.db, "72.71").await;
+    agency(
+        &t.db,
+        &binjai,
+        "Dinas Lingkungan Hidup Binjai",
+        "DLH",
+        "dinas",
+    )
+    .await;
+    agency(&t.db, &palu, "Dinas Lingkungan Hidup Palu", "DLH", "dinas").await;
+    staff(&t.db, &binjai, "admin.binjai", "admin", None).await;
+    let palu_admin = staff(&t.db, &palu, "admin.palu", "admin", None).await;
+    platform::accounts::register_citizen(
+        &t.db,
+        &pw(),
+        &binjai,
+        &citizen("1275021508900001", "081234567890"),
+    )
+    .await
+    .expect("c");
+    let app = TestApp::spawn(t, Some("12.75")).await;
+
+    // the same paths under /kota/72.71 are Palu's
+    let anon = app.browser();
+    let home = body(anon.get("/kota/72.71/").await).await;
+    assert!(
+        home.contains("Kota Palu") && home.contains("8 kecamatan"),
+        "{home}"
+    );
+    assert!(
+        home.contains("href=\"/kota/72.71/masuk\""),
+        "links keep the city prefix"
+    );
+
+    // a Binjai account cannot log in to Palu
+    let b = app.browser();
+    let r = b.login("/kota/72.71", "admin.binjai", "rahasia-123").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = b
+        .login("/kota/72.71", "1275021508900001", "rahasia-123")
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Palu's admin sees only Palu's agencies and search finds nothing of Binjai
+    let r = b.login("/kota/72.71", "admin.palu", "rahasia-123").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let list = body(b.get("/kota/72.71/admin/opd").await).await;
+    assert!(
+        list.contains("Dinas Lingkungan Hidup Palu") && !list.contains("Binjai"),
+        "{list}"
+    );
+    assert!(
+        !body(b.get("/kota/72.71/admin/opd?q=binjai").await)
+            .await
+            .contains("Dinas Lingkungan Hidup Binjai")
+    );
+    assert!(
+        !body(b.get("/kota/72.71/admin/pengguna").await)
+            .await
+            .contains("admin.binjai")
+    );
+    // the Palu session cookie does not work on Binjai's paths
+    assert_eq!(b.get("/admin/opd").await.status(), StatusCode::SEE_OTHER);
+    let audit = body(b.get("/kota/72.71/audit").await).await;
+    assert!(!audit.contains("Binjai"), "{audit}");
+
+    // API: a Palu token reads Palu, and is refused on Binjai
+    let (secret, _) = platform::sessions::create_token(&t.db, &palu, &palu_admin, "tes")
+        .await
+        .expect("token");
+    let api = reqwest::Client::new();
+    let r = api
+        .get(app.url("/kota/72.71/api/v1/agencies"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::OK);
+    let items: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(items.as_array().map(Vec::len), Some(1));
+    assert_eq!(items[0]["city_code"], "72.71");
+    let r = api
+        .get(app.url("/api/v1/agencies"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let e: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(e["error"], "unauthorized");
+
+    // an unknown city code is a clear 404
+    let r = anon.get("/kota/99.99/").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(body(r).await.contains("Kode kota ini tidak dikenal"));
+    let r = api
+        .get(app.url("/kota/abc/api/v1/regions"))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json")["error"],
+        "unknown_city"
+    );
+});
+
+db_test!(api_errors_have_stable_keys, async |t: &TestDb| {
+    let c = city(&t.db, "12.75").await;
+    let app = TestApp::spawn(t, None).await;
+    let api = reqwest::Client::new();
+    let r = api
+        .post(app.url("/api/v1/register"))
+        .json(&serde_json::json!({"nik": "1275021508900001x", "full_name": "Budi", "phone": "0812", "password": "pendek"}))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let e: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(e["error"], "validation_failed");
+    assert_eq!(e["fields"]["nik"]["key"], "nik_length");
+    assert_eq!(e["fields"]["phone"]["key"], "phone_invalid");
+    assert_eq!(e["fields"]["password"]["key"], "password_too_short");
+    // not JSON at all
+    let r = api
+        .post(app.url("/api/v1/register"))
+        .header("content-type", "application/json")
+        .body("{nik:")
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json")["error"],
+        "body_invalid"
+    );
+    // valid, then /me with a token
+    let r = api
+        .post(app.url("/api/v1/register"))
+        .json(&serde_json::json!({"nik": "1275021508900001", "full_name": "Budi", "email": "budi@contoh.id", "password": "rahasia-123"}))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let me: serde_json::Value = r.json().await.expect("json");
+    assert!(me.get("nik").is_none(), "NIK never in API output");
+    assert_eq!(
+        api.get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .expect("api")
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let acc = platform::accounts::get(
+        &t.db,
+        &c,
+        me["id"].as_str().and_then(|s| s.parse().ok()).expect("id"),
+    )
+    .await
+    .expect("g")
+    .expect("acc");
+    let (secret, _) = platform::sessions::create_token(&t.db, &c, &acc, "hp")
+        .await
+        .expect("token");
+    let r = api
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json")["full_name"],
+        "Budi"
+    );
+    // a citizen may not list agencies
+    let r = api
+        .get(app.url("/api/v1/agencies"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json")["error"],
+        "forbidden"
+    );
+    // public regions
+    let r: serde_json::Value = api
+        .get(app.url("/api/v1/regions"))
+        .send()
+        .await
+        .expect("api")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["districts"].as_array().map(Vec::len), Some(5));
+    assert_eq!(r["villages"].as_array().map(Vec::len), Some(37));
+    // the OpenAPI document lists the API
+    let doc: serde_json::Value = api
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .expect("api")
+        .json()
+        .await
+        .expect("json");
+    for p in [
+        "/api/v1/register",
+        "/api/v1/me",
+        "/api/v1/agencies",
+        "/api/v1/regions",
+        "/api/v1/files",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "{p} missing from OpenAPI");
+    }
+});
+
+fn jpeg_with_exif() -> Vec<u8> {
+    // A real JPEG with an APP1 EXIF segment carrying a GPS tag marker.
+    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 128]));
+    let mut jpg = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpg),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("encode");
+    let mut exif =
+        b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x88\x25\0\x04\0\0\0\x01\0\0\0\0GPSLatitude-3.59861"
+            .to_vec();
+    let len = (exif.len() + 2) as u16;
+    let mut seg = vec![0xFF, 0xE1];
+    seg.extend_from_slice(&len.to_be_bytes());
+    seg.append(&mut exif);
+    let mut out = jpg[..2].to_vec();
+    out.extend(seg);
+    out.extend_from_slice(&jpg[2..]);
+    out
+}
+
+db_test!(uploads_are_cleaned_or_refused, async |t: &TestDb| {
+    let c = city(&t.db, "12.75").await;
+    let acc = platform::accounts::register_citizen(
+        &t.db,
+        &pw(),
+        &c,
+        &citizen("1275021508900001", "081234567890"),
+    )
+    .await
+    .expect("c");
+    let (secret, _) = platform::sessions::create_token(&t.db, &c, &acc, "hp")
+        .await
+        .expect("token");
+    let app = TestApp::spawn(t, None).await;
+    let api = reqwest::Client::new();
+    let upload = async |bytes: Vec<u8>, name: &str| {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
+        api.post(app.url("/api/v1/files"))
+            .bearer_auth(&secret)
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+            .await
+            .expect("upload")
+    };
+    let original = jpeg_with_exif();
+    assert!(original.windows(11).any(|w| w == b"GPSLatitude"));
+    let r = upload(original, "foto.jpg").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let f: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(
+        (f["width"].as_i64(), f["height"].as_i64()),
+        (Some(64), Some(48))
+    );
+    // the stored file has no EXIF and is a JPEG; a thumbnail exists
+    let b = app.browser();
+    b.login("", "1275021508900001", "rahasia-123").await;
+    let stored = b
+        .get(&format!("/berkas/{}", f["id"].as_str().expect("id")))
+        .await;
+    assert_eq!(stored.headers()["content-type"], "image/jpeg");
+    let bytes = stored.bytes().await.expect("bytes");
+    assert!(
+        !bytes.windows(4).any(|w| w == b"Exif") && !bytes.windows(11).any(|w| w == b"GPSLatitude")
+    );
+    assert_eq!(
+        b.get(&format!("/berkas/{}/kecil", f["id"].as_str().expect("id")))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // another citizen may not read it
+    platform::accounts::register_citizen(
+        &t.db,
+        &pw(),
+        &c,
+        &citizen("1275024107950003", "081298765432"),
+    )
+    .await
+    .expect("c2");
+    let other = app.browser();
+    other.login("", "1275024107950003", "rahasia-123").await;
+    assert_eq!(
+        other
+            .get(&format!("/berkas/{}", f["id"].as_str().expect("id")))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // not an image
+    let r = upload(b"%PDF-1.4 not a photo".to_vec(), "surat.jpg").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json")["fields"]["file"]["key"],
+        "file_not_image"
+    );
+    // a truncated JPEG
+    let r = upload(jpeg_with_exif()[..200].to_vec(), "rusak.jpg").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json")["fields"]["file"]["key"],
+        "image_invalid"
+    );
+    // too many bytes for the request
+    let r = upload(vec![0xFFu8; 13 * 1024 * 1024], "besar.jpg").await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json")["error"],
+        "payload_too_large"
+    );
+    // over the file limit but within the request limit
+    let mut big = b"\xFF\xD8\xFF\xE0".to_vec();
+    big.resize(11 * 1024 * 1024, 0);
+    let r = upload(big, "besar.jpg").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json")["fields"]["file"]["key"],
+        "file_too_large"
+    );
+    // no file
+    let r = api
+        .post(app.url("/api/v1/files"))
+        .bearer_auth(&secret)
+        .multipart(reqwest::multipart::Form::new().text("x", "y"))
+        .send()
+        .await
+        .expect("u");
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json")["fields"]["file"]["key"],
+        "file_empty"
+    );
+});
+
+db_test!(health_setup_and_metrics, async |t: &TestDb| {
+    // an empty database: every page leads to setup
+    let app = TestApp::spawn(t, None).await;
+    let b = app.browser();
+    assert_eq!(b.get("/healthz").await.status(), StatusCode::OK);
+    assert_eq!(b.get("/readyz").await.status(), StatusCode::OK);
+    let r = b.get("/").await;
+    assert_eq!(location(&r), "/setup");
+    let r = b
+        .post_form(
+            "/setup",
+            &[
+                ("city_code", "72.7"),
+                ("username", "admin"),
+                ("full_name", "Admin Palu"),
+                ("password", "rahasia-123"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body(r).await.contains("Kode kota harus seperti 12.75"));
+    let r = b
+        .post_form(
+            "/setup",
+            &[
+                ("city_code", "72.71"),
+                ("username", "admin"),
+                ("full_name", "Admin Palu"),
+                ("password", "rahasia-123"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // setup is closed now, and Palu is served
+    assert_eq!(location(&b.get("/setup").await), "/");
+    assert!(body(b.get("/").await).await.contains("Kota Palu"));
+    let r = b.login("", "admin", "rahasia-123").await;
+    assert_eq!(location(&r), "/staf");
+    let m = body(b.get("/metrics").await).await;
+    assert!(m.contains("http_requests_total"), "{m}");
+    // security headers
+    let r = b.get("/").await;
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .contains("default-src 'self'")
+    );
+    assert!(r.headers().contains_key("x-request-id"));
+    // an unknown page is a 404 page in Indonesian
+    let r = b.get("/tidak-ada").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(body(r).await.contains("Halaman tidak ditemukan"));
+});
