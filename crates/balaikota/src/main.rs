@@ -62,6 +62,9 @@ enum AdminCommand {
         /// Full name shown in the audit log.
         #[arg(long, default_value = "Admin")]
         name: String,
+        /// Host name that serves this city (e.g. layanan.binjaikota.go.id), when the city is new.
+        #[arg(long)]
+        host: Option<String>,
         /// Password; if absent it is read from BALAIKOTA_ADMIN_PASSWORD.
         #[arg(long, env = "BALAIKOTA_ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
@@ -174,6 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 AdminCommand::Create {
                     username,
                     name,
+                    host,
                     password,
                     db,
                 },
@@ -188,8 +192,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 password,
                 ..Default::default()
             };
-            match platform::seed::setup_city(&dbh, &Passwords::standard(), &code, true, &staff)
-                .await
+            match platform::seed::setup_city(
+                &dbh,
+                &Passwords::standard(),
+                &code,
+                host,
+                true,
+                &staff,
+            )
+            .await
             {
                 Ok(city) => {
                     println!(
@@ -336,6 +347,22 @@ async fn serve(s: config::Resolved) -> anyhow::Result<()> {
         }),
         apps: Arc::new(Vec::new()),
     };
+    // Housekeeping: expired sessions and old login counters, hourly (idempotent, so several
+    // instances on one PostgreSQL may all run it).
+    let sweeper = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                match platform::sessions::sweep(&db).await {
+                    Ok(n) if n > 0 => tracing::info!(rows = n, "swept expired sessions"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = ?e, "session sweep failed"),
+                }
+            }
+        })
+    };
     let app = platform::web::router(state);
     let addr: SocketAddr = format!("{}:{}", s.bind, s.port)
         .parse()
@@ -351,6 +378,7 @@ async fn serve(s: config::Resolved) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown())
     .await?;
+    sweeper.abort();
     db.close().await;
     Ok(())
 }

@@ -406,49 +406,27 @@ pub async fn register_citizen(
     let Some(nik) = nik else {
         return Err(AppError::invalid("nik", "nik_required"));
     };
-    let hash = pw.hash(&input.password).await?;
-    let id = kernel::ids::new_id();
-    let mut tx = db.tx().await?;
-    let m = account::ActiveModel {
-        city_code: Set(city.code.clone()),
-        id: Set(id),
-        username: Set(None),
-        nik: Set(Some(nik.as_str().to_string())),
-        full_name: Set(full_name),
-        email: Set(email.map(|e| e.as_str().to_string())),
-        phone: Set(phone.map(|p| p.e164().to_string())),
-        password_hash: Set(hash),
-        role: Set(Role::Citizen.code().into()),
-        agency_id: Set(None),
-        lang: Set(Lang::Id.code().into()),
-        active: Set(true),
-        created_at: Set(Utc::now()),
-        last_login_at: Set(None),
-    }
-    .insert(&*tx)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            AppError::invalid("nik", "nik_taken")
-        } else {
-            e.into()
-        }
-    })?;
-    let acc = Account::from(m);
-    tx.audit(
-        &city.code,
-        &acc.actor(),
-        Change {
-            action: "account.register",
-            subject_type: "account",
-            subject_id: acc.id.to_string(),
-            before: None,
-            after: Some(serde_json::json!({"role": "citizen", "nik": acc.masked_nik()})),
+    let nik_masked = nik.masked();
+    insert_account(
+        db,
+        pw,
+        city,
+        None,
+        NewAccount {
+            username: None,
+            nik: Some(nik.as_str().to_string()),
+            full_name,
+            email: email.map(|e| e.as_str().to_string()),
+            phone: phone.map(|p| p.e164().to_string()),
+            password: &input.password,
+            role: Role::Citizen,
+            agency_id: None,
         },
+        "account.register",
+        serde_json::json!({"role": "citizen", "nik": nik_masked}),
+        ("nik", "nik_taken"),
     )
-    .await?;
-    tx.commit().await?;
-    Ok(acc)
+    .await
 }
 
 /// The staff account form an admin fills.
@@ -539,19 +517,67 @@ pub async fn create_staff(
     let Some(role) = role else {
         return Err(AppError::invalid("role", "role_invalid"));
     };
-    let hash = pw.hash(&input.password).await?;
+    insert_account(
+        db,
+        pw,
+        city,
+        Some(actor),
+        NewAccount {
+            username: Some(username.clone()),
+            nik: None,
+            full_name,
+            email: email.map(|e| e.as_str().to_string()),
+            phone: phone.map(|p| p.e164().to_string()),
+            password: &input.password,
+            role,
+            agency_id,
+        },
+        "account.create_staff",
+        serde_json::json!({"username": username, "role": role.code(), "agency_id": agency_id}),
+        ("username", "username_taken"),
+    )
+    .await
+}
+
+/// A checked account, ready to store.
+struct NewAccount<'a> {
+    username: Option<String>,
+    nik: Option<String>,
+    full_name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    password: &'a str,
+    role: Role,
+    agency_id: Option<Uuid>,
+}
+
+/// Hashes the password, stores the account and audits it in one transaction. `actor` is who
+/// made it (`None`: the person registering themselves). A unique-index race becomes the given
+/// field error.
+#[allow(clippy::too_many_arguments)]
+async fn insert_account(
+    db: &Db,
+    pw: &Passwords,
+    city: &City,
+    actor: Option<&Actor>,
+    new: NewAccount<'_>,
+    action: &str,
+    after: serde_json::Value,
+    on_unique: (&str, &'static str),
+) -> AppResult<Account> {
+    let hash = pw.hash(new.password).await?;
     let mut tx = db.tx().await?;
     let m = account::ActiveModel {
         city_code: Set(city.code.clone()),
         id: Set(kernel::ids::new_id()),
-        username: Set(Some(username)),
-        nik: Set(None),
-        full_name: Set(full_name),
-        email: Set(email.map(|e| e.as_str().to_string())),
-        phone: Set(phone.map(|p| p.e164().to_string())),
+        username: Set(new.username),
+        nik: Set(new.nik),
+        full_name: Set(new.full_name),
+        email: Set(new.email),
+        phone: Set(new.phone),
         password_hash: Set(hash),
-        role: Set(role.code().into()),
-        agency_id: Set(agency_id),
+        role: Set(new.role.code().into()),
+        agency_id: Set(new.agency_id),
         lang: Set(Lang::Id.code().into()),
         active: Set(true),
         created_at: Set(Utc::now()),
@@ -561,23 +587,22 @@ pub async fn create_staff(
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
-            AppError::invalid("username", "username_taken")
+            AppError::invalid(on_unique.0, on_unique.1)
         } else {
             e.into()
         }
     })?;
     let acc = Account::from(m);
+    let who = actor.cloned().unwrap_or_else(|| acc.actor());
     tx.audit(
         &city.code,
-        actor,
+        &who,
         Change {
-            action: "account.create_staff",
+            action,
             subject_type: "account",
             subject_id: acc.id.to_string(),
             before: None,
-            after: Some(serde_json::json!({
-                "username": acc.username, "role": role.code(), "agency_id": acc.agency_id
-            })),
+            after: Some(after),
         },
     )
     .await?;

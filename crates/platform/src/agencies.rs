@@ -118,6 +118,28 @@ struct Valid {
     phone: Option<String>,
 }
 
+impl Valid {
+    /// The row for these answers; `created_at` and `updated_at` are now (an update unsets
+    /// `created_at` so it is kept).
+    fn into_model(self, city: &City, id: Uuid, active: bool) -> agency::ActiveModel {
+        let now = Utc::now();
+        agency::ActiveModel {
+            city_code: Set(city.code.clone()),
+            id: Set(id),
+            name: Set(self.name),
+            short_name: Set(self.short_name),
+            kind: Set(self.kind),
+            parent_id: Set(self.parent_id),
+            region_code: Set(self.region_code),
+            email: Set(self.email),
+            phone: Set(self.phone),
+            active: Set(active),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+    }
+}
+
 async fn validate(
     db: &Db,
     city: &City,
@@ -197,25 +219,12 @@ fn map_unique(e: sea_orm::DbErr) -> AppError {
 
 pub async fn create(db: &Db, city: &City, actor: &Actor, input: &AgencyInput) -> AppResult<Agency> {
     let v = validate(db, city, input, None).await?;
-    let now = Utc::now();
     let mut tx = db.tx().await?;
-    let m = agency::ActiveModel {
-        city_code: Set(city.code.clone()),
-        id: Set(kernel::ids::new_id()),
-        name: Set(v.name),
-        short_name: Set(v.short_name),
-        kind: Set(v.kind),
-        parent_id: Set(v.parent_id),
-        region_code: Set(v.region_code),
-        email: Set(v.email),
-        phone: Set(v.phone),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&*tx)
-    .await
-    .map_err(map_unique)?;
+    let m = v
+        .into_model(city, kernel::ids::new_id(), true)
+        .insert(&*tx)
+        .await
+        .map_err(map_unique)?;
     let a = Agency::from(m);
     tx.audit(
         &city.code,
@@ -243,20 +252,8 @@ pub async fn update(
     let before = get(db, city, id).await?.ok_or(AppError::NotFound)?;
     let v = validate(db, city, input, Some(id)).await?;
     let mut tx = db.tx().await?;
-    let am = agency::ActiveModel {
-        city_code: Set(city.code.clone()),
-        id: Set(id),
-        name: Set(v.name),
-        short_name: Set(v.short_name),
-        kind: Set(v.kind),
-        parent_id: Set(v.parent_id),
-        region_code: Set(v.region_code),
-        email: Set(v.email),
-        phone: Set(v.phone),
-        active: Set(input.active.is_some()),
-        updated_at: Set(Utc::now()),
-        created_at: Default::default(),
-    };
+    let mut am = v.into_model(city, id, input.active.is_some());
+    am.created_at = Default::default();
     let m = am.update(&*tx).await.map_err(map_unique)?;
     let a = Agency::from(m);
     tx.audit(

@@ -15,6 +15,7 @@ pub async fn setup_city(
     db: &Db,
     pw: &Passwords,
     code: &str,
+    host: Option<String>,
     own_nik_only: bool,
     admin: &StaffInput,
 ) -> AppResult<City> {
@@ -55,7 +56,7 @@ pub async fn setup_city(
         &Actor::cli(),
         NewCity {
             code: code.into(),
-            host: None,
+            host,
             own_nik_only,
         },
     )

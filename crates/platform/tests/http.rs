@@ -713,3 +713,110 @@ db_test!(health_setup_and_metrics, async |t: &TestDb| {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(body(r).await.contains("Halaman tidak ditemukan"));
 });
+
+db_test!(
+    password_change_and_tokens_from_the_account_page,
+    async |t: &TestDb| {
+        let c = city(&t.db, "12.75").await;
+        staff(&t.db, &c, "walikota", "leader", None).await;
+        let app = TestApp::spawn(t, None).await;
+        let b = app.browser();
+        b.login("", "walikota", "rahasia-123").await;
+        let other = app.browser();
+        other.login("", "walikota", "rahasia-123").await;
+        assert_eq!(other.get("/akun").await.status(), StatusCode::OK);
+
+        // wrong current password and a short new one: both named
+        let r = b
+            .post_form(
+                "/akun/sandi",
+                &[
+                    ("current", "salah"),
+                    ("new", "pendek"),
+                    ("new_confirm", "pendek"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = body(r).await;
+        assert!(
+            html.contains("Kata sandi sekarang salah.") && html.contains("minimal 8 karakter"),
+            "{html}"
+        );
+        let r = b
+            .post_form(
+                "/akun/sandi",
+                &[
+                    ("current", "rahasia-123"),
+                    ("new", "sandi-baru-456"),
+                    ("new_confirm", "sandi-baru-456"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        // this browser stays in, the other session ended, the old password is gone
+        assert_eq!(b.get("/akun").await.status(), StatusCode::OK);
+        assert_eq!(other.get("/akun").await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            app.browser()
+                .login("", "walikota", "rahasia-123")
+                .await
+                .status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            app.browser()
+                .login("", "walikota", "sandi-baru-456")
+                .await
+                .status(),
+            StatusCode::SEE_OTHER
+        );
+
+        // a token: shown once, works on the API, revoked from the page
+        let r = b.post_form("/akun/token", &[("name", "")]).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = body(b.post_form("/akun/token", &[("name", "Dasbor DPRD")]).await).await;
+        let secret = html
+            .split("big-code mono\">")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .expect("token shown")
+            .to_string();
+        assert!(secret.starts_with("bk_"));
+        let api = reqwest::Client::new();
+        let r = api
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .expect("api");
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(b.get("/akun").await).await;
+        assert!(!page.contains(&secret), "a token is shown only once");
+        let id = page
+            .split("/akun/token/")
+            .nth(1)
+            .and_then(|s| s.split('/').next())
+            .expect("revoke link")
+            .to_string();
+        assert_eq!(
+            b.post_form(&format!("/akun/token/{id}/cabut"), &[])
+                .await
+                .status(),
+            StatusCode::SEE_OTHER
+        );
+        let r = api
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .expect("api");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let acts = platform::audit::actions(&t.db, "12.75")
+            .await
+            .expect("actions");
+        for a in ["account.password_change", "token.create", "token.revoke"] {
+            assert!(acts.contains(&a.to_string()), "{a} not audited: {acts:?}");
+        }
+    }
+);

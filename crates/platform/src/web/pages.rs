@@ -1036,6 +1036,7 @@ pub async fn setup_submit(
         &st.db,
         &st.passwords,
         &i.city_code,
+        None,
         i.own_nik_only.is_some(),
         &staff,
     )
