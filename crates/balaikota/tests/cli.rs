@@ -217,3 +217,60 @@ fn openapi_prints_the_document_and_help_explains() {
         assert!(out.contains(flag), "serve --help lacks {flag}");
     }
 }
+
+#[test]
+fn serve_city_72_71_is_kota_palu_with_its_own_kecamatan() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let data = dir.path().join("data");
+    let mut child = bin()
+        .args([
+            "serve",
+            "--city",
+            "72.71",
+            "--port",
+            &port.to_string(),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let result = rt.block_on(async {
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let home = client.get(format!("{base}/")).send().await?.text().await?;
+        let regions: serde_json::Value = client
+            .get(format!("{base}/api/v1/regions"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok::<_, reqwest::Error>((home, regions))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let (home, regions) = result.expect("requests");
+    assert!(
+        home.contains("Layanan warga Kota Palu") && home.contains("8 kecamatan dan 46 kelurahan"),
+        "{home}"
+    );
+    assert_eq!(regions["city_code"], "72.71");
+    assert_eq!(regions["districts"].as_array().map(Vec::len), Some(8));
+}

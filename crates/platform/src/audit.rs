@@ -203,6 +203,11 @@ impl Tx {
             action: model.action.clone(),
             subject_type: model.subject_type.clone(),
             subject_id: model.subject_id.clone(),
+            subject: subject_label(
+                &model.subject_type,
+                &model.subject_id,
+                model.after.as_deref().or(model.before.as_deref()),
+            ),
             actor: model.actor.clone(),
             at_us,
         };
@@ -231,6 +236,23 @@ impl Tx {
 
     pub async fn rollback(self) -> Result<(), DbErr> {
         self.inner.rollback().await
+    }
+}
+
+/// `agency Dinas Sosial (01a209b6…)`: the subject with the name recorded in the entry, when it
+/// has one, for the log page and the live stream.
+pub fn subject_label(kind: &str, id: &str, data: Option<&str>) -> String {
+    let name = data
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .and_then(|v| {
+            ["name", "username", "nik"]
+                .iter()
+                .find_map(|k| v.get(*k).and_then(|x| x.as_str()).map(str::to_string))
+        });
+    let short: String = id.chars().take(8).collect();
+    match name {
+        Some(n) => format!("{kind} {n} ({short}…)"),
+        None => format!("{kind} {short}…"),
     }
 }
 

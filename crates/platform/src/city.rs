@@ -157,12 +157,17 @@ pub async fn get(db: &Db, code: &str) -> AppResult<Option<City>> {
 #[derive(Clone, Default)]
 pub struct CityCache {
     inner: Arc<RwLock<Vec<City>>>,
+    loaded_at: Arc<RwLock<Option<std::time::Instant>>>,
 }
+
+/// Unknown host names (the usual case for a single-city deployment) reload at most this often.
+const HOST_MISS_RELOAD: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl CityCache {
     pub async fn reload(&self, db: &Db) -> AppResult<()> {
         let all = list(db).await?;
         *self.inner.write().await = all;
+        *self.loaded_at.write().await = Some(std::time::Instant::now());
         Ok(())
     }
 
@@ -184,13 +189,25 @@ impl CityCache {
             .cloned())
     }
 
-    pub async fn by_host(&self, host: &str) -> Option<City> {
-        self.inner
+    pub async fn by_host(&self, db: &Db, host: &str) -> AppResult<Option<City>> {
+        let find = |all: &Vec<City>| {
+            all.iter()
+                .find(|c| c.host.as_deref() == Some(host))
+                .cloned()
+        };
+        if let Some(c) = find(&*self.inner.read().await) {
+            return Ok(Some(c));
+        }
+        let stale = self
+            .loaded_at
             .read()
             .await
-            .iter()
-            .find(|c| c.host.as_deref() == Some(host))
-            .cloned()
+            .is_none_or(|t| t.elapsed() > HOST_MISS_RELOAD);
+        if stale {
+            self.reload(db).await?;
+            return Ok(find(&*self.inner.read().await));
+        }
+        Ok(None)
     }
 
     pub async fn is_empty(&self, db: &Db) -> AppResult<bool> {

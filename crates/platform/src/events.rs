@@ -16,6 +16,8 @@ pub struct Event {
     pub action: String,
     pub subject_type: String,
     pub subject_id: String,
+    /// What people read: `agency Dinas Sosial (01a2…)`.
+    pub subject: String,
     pub actor: String,
     pub at_us: i64,
 }

@@ -820,3 +820,77 @@ db_test!(
         }
     }
 );
+
+db_test!(
+    host_names_choose_the_city_and_the_audit_log_is_live,
+    async |t: &TestDb| {
+        let binjai = city(&t.db, "12.75").await;
+        platform::city::create(
+            &t.db,
+            &platform::audit::Actor::cli(),
+            platform::city::NewCity {
+                code: "72.71".into(),
+                host: Some("Layanan.PaluKota.example".into()),
+                own_nik_only: true,
+            },
+        )
+        .await
+        .expect("palu");
+        staff(&t.db, &binjai, "admin", "admin", None).await;
+        let app = TestApp::spawn(t, Some("12.75")).await;
+        let api = reqwest::Client::new();
+        let by_host = |host: &str| {
+            api.get(app.url("/api/v1/regions"))
+                .header("host", host)
+                .send()
+        };
+        let r: serde_json::Value = by_host("layanan.palukota.example:8080")
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(r["city_code"], "72.71");
+        let r: serde_json::Value = by_host("other.example")
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            r["city_code"], "12.75",
+            "unknown hosts get the default city"
+        );
+
+        // the live audit stream of Binjai shows a change made after it was opened, and only Binjai's
+        let b = app.browser();
+        b.login("", "admin", "rahasia-123").await;
+        let mut stream = b
+            .client
+            .get(app.url("/audit/langsung"))
+            .send()
+            .await
+            .expect("sse");
+        assert_eq!(stream.headers()["content-type"], "text/event-stream");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let palu = platform::city::get(&t.db, "72.71")
+            .await
+            .expect("g")
+            .expect("palu");
+        agency(&t.db, &palu, "Dinas Palu", "DP", "dinas").await;
+        agency(&t.db, &binjai, "Dinas Koperasi", "Dinkop", "dinas").await;
+        let mut seen = String::new();
+        while !seen.contains("Dinas Koperasi") {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk())
+                .await
+                .expect("in time")
+                .expect("chunk")
+                .expect("open");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        assert!(
+            seen.contains("agency.create") && !seen.contains("Dinas Palu"),
+            "{seen}"
+        );
+    }
+);

@@ -235,7 +235,7 @@ async fn resolve_city(
         return Ok(Some((city, format!("/kota/{raw}"))));
     }
     if let Some(host) = host_of(req.headers())
-        && let Some(city) = st.cities.by_host(&host).await
+        && let Some(city) = st.cities.by_host(&st.db, &host).await?
     {
         return Ok(Some((city, String::new())));
     }

@@ -869,7 +869,7 @@ pub async fn audit_list(
             time: format::datetime_short(e.at, tz, lang),
             actor: e.actor,
             action: e.action,
-            subject: subject_label(
+            subject: audit::subject_label(
                 &e.subject_type,
                 &e.subject_id,
                 e.after.as_deref().or(e.before.as_deref()),
@@ -895,22 +895,6 @@ pub async fn audit_list(
     })
 }
 
-/// `agency Dinas Sosial (01a2…)`: the name recorded in the entry, when it has one.
-fn subject_label(kind: &str, id: &str, data: Option<&str>) -> String {
-    let name = data
-        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-        .and_then(|v| {
-            ["name", "username", "nik"]
-                .iter()
-                .find_map(|k| v.get(*k).and_then(|x| x.as_str()).map(str::to_string))
-        });
-    let short: String = id.chars().take(8).collect();
-    match name {
-        Some(n) => format!("{kind} {n} ({short}…)"),
-        None => format!("{kind} {short}…"),
-    }
-}
-
 /// New audit entries of this city, as server-sent events, for the live log.
 pub async fn audit_stream(State(st): State<AppState>, r: AuditReader) -> impl IntoResponse {
     let city = r.ctx.city.clone();
@@ -927,7 +911,7 @@ pub async fn audit_stream(State(st): State<AppState>, r: AuditReader) -> impl In
                 "time": format::datetime_short(at, city.tz, lang),
                 "actor": e.actor,
                 "action": e.action,
-                "subject": format!("{} {}", e.subject_type, e.subject_id),
+                "subject": e.subject,
             });
             Some(Ok::<_, std::convert::Infallible>(
                 SseEvent::default().data(data.to_string()),
