@@ -62,6 +62,9 @@ enum AdminCommand {
         /// Full name shown in the audit log.
         #[arg(long, default_value = "Admin")]
         name: String,
+        /// Make the account province-level: it works in every city of the province hosted here.
+        #[arg(long)]
+        province_wide: bool,
         /// Host name that serves this city (e.g. layanan.binjaikota.go.id), when the city is new.
         #[arg(long)]
         host: Option<String>,
@@ -178,6 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     username,
                     name,
                     host,
+                    province_wide,
                     password,
                     db,
                 },
@@ -190,6 +194,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 full_name: name,
                 role: "admin".into(),
                 password,
+                province_wide,
                 ..Default::default()
             };
             match platform::seed::setup_city(

@@ -226,17 +226,16 @@ fn serve_city_72_71_is_kota_palu_with_its_own_kecamatan() {
         .local_addr()
         .expect("addr")
         .port();
-    let data = dir.path().join("data");
+    // port and data folder from balaikota.toml, the city from the environment
+    std::fs::write(
+        dir.path().join("balaikota.toml"),
+        format!("port = {port}\ndata_dir = \"palu-data\"\n"),
+    )
+    .expect("toml");
     let mut child = bin()
-        .args([
-            "serve",
-            "--city",
-            "72.71",
-            "--port",
-            &port.to_string(),
-            "--data-dir",
-        ])
-        .arg(&data)
+        .arg("serve")
+        .env("BALAIKOTA_CITY", "7271")
+        .current_dir(dir.path())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("serve");
@@ -273,4 +272,18 @@ fn serve_city_72_71_is_kota_palu_with_its_own_kecamatan() {
     );
     assert_eq!(regions["city_code"], "72.71");
     assert_eq!(regions["districts"].as_array().map(Vec::len), Some(8));
+    assert!(
+        dir.path().join("palu-data/balaikota.db").exists(),
+        "data_dir from balaikota.toml"
+    );
+    // an unknown key in the file is refused, with the file named
+    std::fs::write(dir.path().join("balaikota.toml"), "prot = 8080\n").expect("toml");
+    let o = run(&["migrate"], dir.path());
+    assert!(
+        !o.status.success()
+            && text(&o).contains("balaikota.toml")
+            && text(&o).contains("unknown field"),
+        "{}",
+        text(&o)
+    );
 }

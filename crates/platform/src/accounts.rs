@@ -413,6 +413,7 @@ pub async fn register_citizen(
         city,
         None,
         NewAccount {
+            city_code: city.code.clone(),
             username: None,
             nik: Some(nik.as_str().to_string()),
             full_name,
@@ -446,6 +447,34 @@ pub struct StaffInput {
     pub agency_id: String,
     #[serde(default)]
     pub password: String,
+    /// Make the account province-level: it may act in every city of the province (a province
+    /// hosting its regencies). Only from the shell for now.
+    #[serde(skip)]
+    pub province_wide: bool,
+}
+
+/// True when `username` is taken by an account that could log in where the new one will: the
+/// city's own and its province's accounts, or, for a province-level account, any account of the
+/// province's cities. Keeps logins unambiguous in every city.
+async fn username_taken(
+    db: &Db,
+    city: &City,
+    username: &str,
+    province_wide: bool,
+) -> AppResult<bool> {
+    let scope = if province_wide {
+        Condition::any()
+            .add(account::Column::CityCode.eq(city.province_code()))
+            .add(account::Column::CityCode.starts_with(format!("{}.", city.province_code())))
+    } else {
+        in_city(city)
+    };
+    Ok(account::Entity::find()
+        .filter(scope)
+        .filter(account::Column::Username.eq(username))
+        .one(db.conn())
+        .await?
+        .is_some())
 }
 
 fn valid_username(u: &str) -> bool {
@@ -467,10 +496,7 @@ pub async fn create_staff(
     let username = input.username.trim().to_lowercase();
     if !valid_username(&username) {
         errs.add("username", "username_invalid");
-    } else if find_one(db, city, account::Column::Username, &username)
-        .await?
-        .is_some()
-    {
+    } else if username_taken(db, city, &username, input.province_wide).await? {
         errs.add("username", "username_taken");
     }
     let full_name = check_name(&mut errs, &input.full_name);
@@ -523,6 +549,11 @@ pub async fn create_staff(
         city,
         Some(actor),
         NewAccount {
+            city_code: if input.province_wide {
+                city.province_code().to_string()
+            } else {
+                city.code.clone()
+            },
             username: Some(username.clone()),
             nik: None,
             full_name,
@@ -541,6 +572,8 @@ pub async fn create_staff(
 
 /// A checked account, ready to store.
 struct NewAccount<'a> {
+    /// The city, or the province for province-level accounts.
+    city_code: String,
     username: Option<String>,
     nik: Option<String>,
     full_name: String,
@@ -568,7 +601,7 @@ async fn insert_account(
     let hash = pw.hash(new.password).await?;
     let mut tx = db.tx().await?;
     let m = account::ActiveModel {
-        city_code: Set(city.code.clone()),
+        city_code: Set(new.city_code),
         id: Set(kernel::ids::new_id()),
         username: Set(new.username),
         nik: Set(new.nik),

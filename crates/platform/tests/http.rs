@@ -151,6 +151,10 @@ db_test!(each_role_sees_only_what_it_may, async |t: &TestDb| {
     staff(&t.db, &c, "admin", "admin", None).await;
     staff(&t.db, &c, "walikota", "leader", None).await;
     staff(&t.db, &c, "petugas", "officer", Some(pupr.id)).await;
+    let rsud = agency(&t.db, &c, "RSUD Djoelham", "RSUD", "rumah_sakit").await;
+    staff(&t.db, &c, "operator", "operator", None).await;
+    staff(&t.db, &c, "inspektorat", "inspectorate", None).await;
+    staff(&t.db, &c, "nakes", "health_staff", Some(rsud.id)).await;
     platform::accounts::register_citizen(
         &t.db,
         &pw(),
@@ -187,6 +191,15 @@ db_test!(each_role_sees_only_what_it_may, async |t: &TestDb| {
         ("walikota", "/audit", 200),
         ("walikota", "/admin/opd/baru", 403),
         ("walikota", "/admin/pengguna", 403),
+        ("operator", "/admin/opd", 200),
+        ("operator", "/audit", 403),
+        ("operator", "/admin/pengguna", 403),
+        ("inspektorat", "/admin/opd", 200),
+        ("inspektorat", "/audit", 200),
+        ("inspektorat", "/admin/opd/baru", 403),
+        ("nakes", "/staf", 200),
+        ("nakes", "/admin/opd", 403),
+        ("nakes", "/audit", 403),
         ("admin", "/admin/opd/baru", 200),
         ("admin", "/admin/pengguna", 200),
         ("admin", "/audit", 200),

@@ -583,3 +583,52 @@ db_test!(api_tokens_and_sessions, async |t: &TestDb| {
             .is_none()
     );
 });
+
+db_test!(
+    province_level_accounts_work_in_every_city_of_their_province,
+    async |t: &TestDb| {
+        let binjai = city(&t.db, "12.75").await;
+        let medan = city(&t.db, "12.71").await;
+        let palu = city(&t.db, "72.71").await;
+        let pw = pw();
+        staff(&t.db, &medan, "admin.medan", "admin", None).await;
+        let input = |u: &str| platform::accounts::StaffInput {
+            username: u.into(),
+            full_name: "Admin Provinsi Sumut".into(),
+            role: "admin".into(),
+            password: "rahasia-123".into(),
+            province_wide: true,
+            ..Default::default()
+        };
+        // a province-level name may not shadow a city account anywhere in the province
+        let e = accounts::create_staff(&t.db, &pw, &binjai, &Actor::cli(), &input("admin.medan"))
+            .await
+            .expect_err("taken");
+        assert!(keys(e).contains(&("username".to_string(), "username_taken")));
+        let prov =
+            accounts::create_staff(&t.db, &pw, &binjai, &Actor::cli(), &input("admin.sumut"))
+                .await
+                .expect("province admin");
+        assert_eq!(prov.city_code, "12");
+        for (c, ok) in [(&binjai, true), (&medan, true), (&palu, false)] {
+            let r = accounts::authenticate(&t.db, &pw, c, "admin.sumut", "rahasia-123", None)
+                .await
+                .expect("auth");
+            assert_eq!(r.is_ok(), ok, "{}", c.name);
+        }
+        // and a city account may not take a province-level name
+        let e = accounts::create_staff(
+            &t.db,
+            &pw,
+            &medan,
+            &Actor::cli(),
+            &platform::accounts::StaffInput {
+                province_wide: false,
+                ..input("admin.sumut")
+            },
+        )
+        .await
+        .expect_err("taken");
+        assert!(keys(e).contains(&("username".to_string(), "username_taken")));
+    }
+);
