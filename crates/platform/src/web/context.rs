@@ -58,7 +58,6 @@ pub struct Ctx {
 pub struct Visitor {
     pub lang: Lang,
     pub csrf: String,
-    pub base: String,
 }
 
 impl Ctx {
@@ -367,7 +366,6 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
             req.extensions_mut().insert(Visitor {
                 lang: pre_lang,
                 csrf: csrf.clone(),
-                base: String::new(),
             });
             return Ok(next.run(req).await);
         };
@@ -423,7 +421,6 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
         req.extensions_mut().insert(Visitor {
             lang,
             csrf: csrf.clone(),
-            base: String::new(),
         });
         Ok(LANG.scope(lang, next.run(req)).await)
     }

@@ -19,8 +19,7 @@ use super::context::{Ctx, SESSION_COOKIE, Visitor, lang_cookie, session_cookie};
 use super::form::Form;
 use crate::accounts::{self, AccountFilter, LoginError, RegisterInput, StaffInput};
 use crate::agencies::{self, AgencyFilter, AgencyInput};
-use crate::audit::{self, Actor, AuditFilter};
-use crate::city::{self, NewCity};
+use crate::audit::{self, AuditFilter};
 use crate::error::{AppError, AppResult};
 use crate::sessions;
 use kernel::format;
@@ -1087,25 +1086,4 @@ pub async fn file_thumb(
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
     send_file(&st, &s, id, true).await
-}
-
-/// Used by the CLI and setup: the actor for changes made outside a session.
-pub fn cli_actor() -> Actor {
-    Actor::cli()
-}
-
-/// Kept for symmetry with setup; creates a city from the admin pages of a province deployment.
-pub async fn create_city(st: &AppState, actor: &Actor, code: &str) -> AppResult<city::City> {
-    let c = city::create(
-        &st.db,
-        actor,
-        NewCity {
-            code: code.into(),
-            host: None,
-            own_nik_only: false,
-        },
-    )
-    .await?;
-    st.cities.reload(&st.db).await?;
-    Ok(c)
 }
