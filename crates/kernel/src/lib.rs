@@ -2,6 +2,7 @@
 //! so apps and the platform can lean on it without a database or a clock of their own.
 
 pub mod audit;
+pub mod calendar;
 pub mod contact;
 pub mod format;
 pub mod ids;
