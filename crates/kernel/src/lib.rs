@@ -10,6 +10,7 @@ pub mod lang;
 pub mod nik;
 pub mod region;
 pub mod roles;
+pub mod sla;
 pub mod validation;
 
 pub use lang::Lang;
