@@ -313,22 +313,8 @@ impl WorkCalendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::{cal, wib};
     use proptest::prelude::*;
-
-    fn wib(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-        chrono_tz::Asia::Jakarta
-            .with_ymd_and_hms(y, m, d, h, min, 0)
-            .single()
-            .map(|t| t.with_timezone(&Utc))
-            .expect("valid WIB time")
-    }
-
-    fn cal() -> WorkCalendar {
-        WorkCalendar::standard(
-            chrono_tz::Asia::Jakarta,
-            national_holidays_2026().into_iter().map(|h| h.date),
-        )
-    }
 
     #[test]
     fn the_2026_list_has_17_holidays_and_8_days_of_cuti_bersama() {

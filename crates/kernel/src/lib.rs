@@ -11,6 +11,8 @@ pub mod nik;
 pub mod region;
 pub mod roles;
 pub mod sla;
+#[cfg(test)]
+mod testutil;
 pub mod validation;
 
 pub use lang::Lang;

@@ -400,24 +400,8 @@ pub fn due_rungs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calendar::national_holidays_2026;
-    use chrono::TimeZone;
+    use crate::testutil::{cal, wib};
     use proptest::prelude::*;
-
-    fn wib(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-        chrono_tz::Asia::Jakarta
-            .with_ymd_and_hms(y, m, d, h, min, 0)
-            .single()
-            .map(|t| t.with_timezone(&Utc))
-            .expect("time")
-    }
-
-    fn cal() -> WorkCalendar {
-        WorkCalendar::standard(
-            chrono_tz::Asia::Jakarta,
-            national_holidays_2026().into_iter().map(|h| h.date),
-        )
-    }
 
     #[test]
     fn a_24_working_hour_permit_started_friday_before_kenaikan() {

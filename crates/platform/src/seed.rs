@@ -200,6 +200,7 @@ pub async fn demo(db: &Db, pw: &Passwords) -> AppResult<bool> {
         .await?;
         ids.insert(*short, a.id);
     }
+    let villages = city.villages();
     for d in city.districts() {
         let kec = agencies::create(
             db,
@@ -214,7 +215,7 @@ pub async fn demo(db: &Db, pw: &Passwords) -> AppResult<bool> {
             },
         )
         .await?;
-        for v in city.villages().into_iter().filter(|v| v.parent == d.code) {
+        for v in villages.iter().filter(|v| v.parent == d.code) {
             agencies::create(
                 db,
                 &city,

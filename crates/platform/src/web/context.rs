@@ -426,10 +426,9 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
     }
     .await;
 
-    let lang_now = choose_lang(&jar, &headers, None);
     let mut resp = match result {
         Ok(r) => r,
-        Err(e) => LANG.scope(lang_now, async move { e.into_response() }).await,
+        Err(e) => LANG.scope(pre_lang, async move { e.into_response() }).await,
     };
     // Pages for errors of HTML requests (404s from routing, 403s, panics…).
     let status = resp.status();
@@ -448,7 +447,7 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
             resp = Redirect::to(&format!("{base}/masuk?next={next}")).into_response();
         } else if !is_html {
             let info = resp.extensions().get::<ErrorInfo>().cloned();
-            resp = render_error_page(status, info, lang_now);
+            resp = render_error_page(status, info, pre_lang);
         }
     }
     if new_csrf
