@@ -19,6 +19,8 @@ pub struct File {
     pub demo: Option<bool>,
     pub json_logs: Option<bool>,
     pub secure_cookies: Option<bool>,
+    /// `[notify]`: email, SMS gateway, links, retries.
+    pub notify: Option<platform::notify::NotifySettings>,
 }
 
 pub fn load(path: Option<&Path>) -> anyhow::Result<File> {
@@ -44,6 +46,7 @@ pub struct Resolved {
     pub demo: bool,
     pub json_logs: bool,
     pub secure_cookies: bool,
+    pub notify: platform::notify::NotifySettings,
 }
 
 pub fn resolve(db: &DbArgs, serve: Option<&ServeArgs>, f: &File) -> Resolved {
@@ -70,5 +73,15 @@ pub fn resolve(db: &DbArgs, serve: Option<&ServeArgs>, f: &File) -> Resolved {
         demo: s.demo || f.demo.unwrap_or(false),
         json_logs: s.json_logs || f.json_logs.unwrap_or(false),
         secure_cookies: s.secure_cookies || f.secure_cookies.unwrap_or(false),
+        notify: {
+            let mut n = f.notify.clone().unwrap_or_default();
+            if let Some(u) = &s.smtp_url {
+                n.smtp_url = u.clone();
+            }
+            if let Some(u) = &s.public_url {
+                n.public_url = u.clone();
+            }
+            n
+        },
     }
 }

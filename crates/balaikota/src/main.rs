@@ -114,6 +114,12 @@ pub struct ServeArgs {
     /// Mark cookies Secure and send HSTS (when served over HTTPS).
     #[arg(long, env = "BALAIKOTA_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Where email goes: smtp://user:pass@host:587?tls=required, smtps://…, or file:///dir.
+    #[arg(long, env = "BALAIKOTA_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The public address of this server, for links in messages.
+    #[arg(long, env = "BALAIKOTA_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -317,6 +323,29 @@ async fn serve(s: config::Resolved) -> anyhow::Result<()> {
         print_demo(&s, seeded);
     }
     let files = FileStore::local(&s.data_dir.join("files"))?;
+    let mut notify_settings = s.notify.clone();
+    if notify_settings.smtp_url.is_empty() && s.demo {
+        // The demo writes its emails as .eml files instead of needing a mail server.
+        notify_settings.smtp_url = format!("file://{}", s.data_dir.join("mail").display());
+    }
+    if notify_settings.public_url == platform::notify::NotifySettings::default().public_url {
+        notify_settings.public_url = format!("http://{}:{}", s.bind, s.port);
+    }
+    let notifier =
+        platform::notify::Notifier::new(notify_settings, Arc::new(platform::clock::SystemClock))?;
+    eprintln!(
+        "Balaikota: email {}, SMS {}",
+        if notifier.email_configured() {
+            notifier.email_transport()
+        } else {
+            "not configured".into()
+        },
+        if notifier.sms_configured() {
+            "through the configured gateway"
+        } else {
+            "not configured"
+        }
+    );
     let cities = CityCache::default();
     cities.reload(&db).await?;
     let default_city = s
@@ -351,6 +380,36 @@ async fn serve(s: config::Resolved) -> anyhow::Result<()> {
             secure_cookies: s.secure_cookies,
         }),
         apps: Arc::new(Vec::new()),
+        notifier: notifier.clone(),
+    };
+    // Deadlines and notifications: fire due ladder rungs, then deliver the outbox. Every
+    // instance may run this; firing and delivery are each exactly-once across instances.
+    let worker = {
+        let (db, cities, notifier) = (db.clone(), state.cities.clone(), notifier.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                match platform::deadlines::tick(&db, &cities, &notifier).await {
+                    Ok(r) if r.fired > 0 => {
+                        tracing::info!(fired = r.fired, queued = r.queued, "deadline rungs fired")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = ?e, "deadline tick failed"),
+                }
+                match notifier.deliver_due(&db, 500).await {
+                    Ok(r) if r.sent + r.failed + r.dead > 0 => tracing::info!(
+                        sent = r.sent,
+                        failed = r.failed,
+                        dead = r.dead,
+                        "outbox delivered"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = ?e, "outbox delivery failed"),
+                }
+            }
+        })
     };
     // Housekeeping: expired sessions and old login counters, hourly (idempotent, so several
     // instances on one PostgreSQL may all run it).
@@ -384,6 +443,7 @@ async fn serve(s: config::Resolved) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown())
     .await?;
     sweeper.abort();
+    worker.abort();
     db.close().await;
     Ok(())
 }

@@ -73,7 +73,7 @@ fn admin_create_then_audit_verify_catches_a_row_edited_behind_the_apps_back() {
     let o = run(&["audit", "verify", "--data-dir", &data_s], dir.path());
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("Audit log intact: 4 entries in 2 chain(s)"),
+        text(&o).contains("Audit log intact: 12 entries in 2 chain(s)"),
         "{}",
         text(&o)
     );
@@ -242,6 +242,7 @@ fn serve_city_72_71_is_kota_palu_with_its_own_kecamatan() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let result = rt.block_on(async {
         let base = format!("http://127.0.0.1:{port}");
+        platform::install_tls();
         let client = reqwest::Client::new();
         for _ in 0..100 {
             if client

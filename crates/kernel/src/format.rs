@@ -141,6 +141,21 @@ pub fn datetime_short(at: DateTime<Utc>, tz: Tz, lang: Lang) -> String {
     format!("{} {}", date_short(at, tz, lang), time(at, tz, lang))
 }
 
+/// A working-time span as hours and minutes: `9 jam 30 menit` (id), `9 h 30 min` (en).
+pub fn span(d: chrono::Duration, lang: Lang) -> String {
+    let mins = d.num_minutes().max(0);
+    let (h, m) = (mins / 60, mins % 60);
+    let (hu, mu) = match lang {
+        Lang::Id => ("jam", "menit"),
+        Lang::En => ("h", "min"),
+    };
+    match (h, m) {
+        (0, m) => format!("{m} {mu}"),
+        (h, 0) => format!("{h} {hu}"),
+        (h, m) => format!("{h} {hu} {m} {mu}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +185,15 @@ mod tests {
         assert_eq!(time(at, tz, Lang::Id), "14.05 WIB");
         assert_eq!(time(at, chrono_tz::Asia::Makassar, Lang::Id), "15.05 WITA");
         assert_eq!(datetime_short(at, tz, Lang::En), "23 Nov 2026 14:05 WIB");
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(
+            span(chrono::Duration::minutes(570), Lang::Id),
+            "9 jam 30 menit"
+        );
+        assert_eq!(span(chrono::Duration::hours(24), Lang::En), "24 h");
+        assert_eq!(span(chrono::Duration::minutes(5), Lang::Id), "5 menit");
     }
 }

@@ -7,6 +7,7 @@ pub mod contact;
 pub mod format;
 pub mod ids;
 pub mod lang;
+pub mod message;
 pub mod nik;
 pub mod region;
 pub mod roles;

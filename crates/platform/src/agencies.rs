@@ -18,8 +18,13 @@ use kernel::contact::{Email, Phone};
 use kernel::{FieldErrors, Lang};
 
 /// The kinds of agency. Codes are stored; labels are shown.
-pub const KINDS: [(&str, &str, &str); 10] = [
+pub const KINDS: [(&str, &str, &str); 11] = [
     ("dinas", "Dinas", "Agency (dinas)"),
+    (
+        "setda",
+        "Sekretariat Daerah (Sekda)",
+        "Regional Secretariat (Sekda)",
+    ),
     ("badan", "Badan", "Board (badan)"),
     ("sekretariat", "Sekretariat", "Secretariat"),
     ("satuan", "Satuan (Satpol PP)", "Unit (Satpol PP)"),

@@ -132,6 +132,19 @@ pub async fn create(db: &Db, actor: &Actor, input: NewCity) -> AppResult<City> {
     )
     .await?;
     tx.commit().await?;
+    // Every city starts with Indonesia's national holidays and the standard deadline kinds;
+    // the admin edits both.
+    let national = kernel::calendar::holidays_to_csv(&kernel::calendar::national_holidays_2026());
+    match crate::calendar::import_csv(db, &city, actor, &national).await {
+        Ok(_) => {}
+        Err(crate::calendar::ImportError::App(e)) => return Err(e),
+        Err(crate::calendar::ImportError::Rows(r)) => {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "built-in holiday list refused: {r:?}"
+            )));
+        }
+    }
+    crate::deadlines::ensure_default_policies(db, &city, actor).await?;
     Ok(city)
 }
 

@@ -5,13 +5,17 @@ pub mod accounts;
 pub mod agencies;
 pub mod app;
 pub mod audit;
+pub mod calendar;
 pub mod city;
+pub mod clock;
 pub mod db;
+pub mod deadlines;
 pub mod entity;
 pub mod error;
 pub mod events;
 pub mod files;
 pub mod i18n;
+pub mod notify;
 pub mod schema;
 pub mod seed;
 pub mod sessions;
@@ -20,3 +24,9 @@ pub mod testkit;
 pub mod web;
 
 pub use error::{AppError, AppResult};
+
+/// Installs the process-wide TLS crypto provider (ring) used by outgoing HTTPS (SMS gateway,
+/// webhooks). Call before building an HTTP client; calling again does nothing.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -4,10 +4,16 @@ use crate::db::migrate::{Migration, Step, index, table};
 use crate::entity::*;
 
 pub fn migrations() -> Vec<Migration> {
-    vec![Migration {
-        id: "platform.0001_foundation",
-        steps: foundation,
-    }]
+    vec![
+        Migration {
+            id: "platform.0001_foundation",
+            steps: foundation,
+        },
+        Migration {
+            id: "platform.0002_deadlines_notifications",
+            steps: deadlines_notifications,
+        },
+    ]
 }
 
 fn foundation(s: &sea_orm::Schema) -> Vec<Step> {
@@ -88,5 +94,57 @@ fn foundation(s: &sea_orm::Schema) -> Vec<Step> {
     ));
     v.extend(table(s, audit_head::Entity));
     v.extend(table(s, file::Entity));
+    v
+}
+
+fn deadlines_notifications(s: &sea_orm::Schema) -> Vec<Step> {
+    let mut v = Vec::new();
+    v.extend(table(s, calendar_setting::Entity));
+    v.extend(table(s, holiday::Entity));
+    v.extend(table(s, sla_policy::Entity));
+    v.extend(table(s, sla_clock::Entity));
+    v.push(index(
+        "sla_clocks_subject",
+        "sla_clocks",
+        &["city_code", "subject_type", "subject_id"],
+        false,
+    ));
+    v.push(index(
+        "sla_clocks_due",
+        "sla_clocks",
+        &["city_code", "stopped_us", "due_us"],
+        false,
+    ));
+    v.extend(table(s, sla_firing::Entity));
+    v.extend(table(s, outbox::Entity));
+    v.push(index(
+        "outbox_due",
+        "outbox",
+        &["status", "next_attempt_us"],
+        false,
+    ));
+    v.push(index(
+        "outbox_city_created",
+        "outbox",
+        &["city_code", "status", "created_us"],
+        false,
+    ));
+    v.extend(table(s, notification::Entity));
+    v.push(index(
+        "notifications_account",
+        "notifications",
+        &["city_code", "account_id", "created_us"],
+        false,
+    ));
+    v.extend(table(s, notify_pref::Entity));
+    v.extend(table(s, message_template::Entity));
+    v.extend(table(s, webhook::Entity));
+    v.extend(table(s, short_link::Entity));
+    v.push(index(
+        "short_links_path",
+        "short_links",
+        &["city_code", "path"],
+        true,
+    ));
     v
 }

@@ -82,7 +82,7 @@ pub struct DemoLogin {
     pub login: &'static str,
 }
 
-pub const DEMO_LOGINS: [DemoLogin; 8] = [
+pub const DEMO_LOGINS: [DemoLogin; 9] = [
     DemoLogin {
         role: "admin",
         login: "admin",
@@ -106,6 +106,10 @@ pub const DEMO_LOGINS: [DemoLogin; 8] = [
     DemoLogin {
         role: "inspectorate",
         login: "inspektorat",
+    },
+    DemoLogin {
+        role: "head (Sekretaris Daerah)",
+        login: "sekda",
     },
     DemoLogin {
         role: "health staff (RSUD Dr. R.M. Djoelham)",
@@ -148,7 +152,7 @@ const BINJAI_AGENCIES: &[(&str, &str, &str)] = &[
     ),
     ("Badan Penanggulangan Bencana Daerah", "BPBD", "badan"),
     ("Inspektorat Kota Binjai", "Inspektorat", "inspektorat"),
-    ("Sekretariat Daerah Kota Binjai", "Setdako", "sekretariat"),
+    ("Sekretariat Daerah Kota Binjai", "Setdako", "setda"),
     ("RSUD Dr. R.M. Djoelham", "RSUD Djoelham", "rumah_sakit"),
     (
         "UPTD Puskesmas Binjai Estate",
@@ -261,14 +265,21 @@ pub async fn demo(db: &Db, pw: &Passwords) -> AppResult<bool> {
             String::new(),
         ),
         (
+            "sekda",
+            "Sekretaris Daerah (demo)",
+            "head",
+            id_of("Setdako"),
+        ),
+        (
             "nakes.rsud",
             "Petugas RSUD Djoelham (demo)",
             "health_staff",
             id_of("RSUD Djoelham"),
         ),
     ];
-    for (username, name, role, agency) in staff {
-        accounts::create_staff(
+    let mut staff_ids = std::collections::HashMap::new();
+    for (n, (username, name, role, agency)) in staff.into_iter().enumerate() {
+        let acc = accounts::create_staff(
             db,
             pw,
             &city,
@@ -279,10 +290,14 @@ pub async fn demo(db: &Db, pw: &Passwords) -> AppResult<bool> {
                 role: role.into(),
                 agency_id: agency,
                 password: DEMO_PASSWORD.into(),
+                // Sample contact data, so the demo's outbox shows every channel.
+                email: format!("{username}@binjaikota.example.id"),
+                phone: format!("0812-7500-{:04}", n + 1),
                 ..Default::default()
             },
         )
         .await?;
+        staff_ids.insert(username, acc.id);
     }
     accounts::register_citizen(
         db,
@@ -298,5 +313,78 @@ pub async fn demo(db: &Db, pw: &Passwords) -> AppResult<bool> {
         },
     )
     .await?;
+    demo_deadlines(
+        db,
+        &city,
+        ids.get("Dinas PUPR").copied(),
+        staff_ids.get("petugas.pupr").copied(),
+    )
+    .await?;
     Ok(true)
+}
+
+/// Three sample deadlines, so the overview, the ladders and the outbox show real entries: one
+/// long overdue (every rung fires on the first tick), one nearly due, one just started.
+async fn demo_deadlines(
+    db: &Db,
+    city: &City,
+    agency: Option<uuid::Uuid>,
+    assignee: Option<uuid::Uuid>,
+) -> AppResult<()> {
+    let cal = crate::calendar::load(db.conn(), city).await?;
+    let now = chrono::Utc::now();
+    // The instant `hours` working hours before now.
+    let back = |hours: i64| {
+        let mut t = now;
+        for _ in 0..(24 * 60) {
+            if cal.working_time_between(t, now, &[]) >= chrono::Duration::hours(hours) {
+                break;
+            }
+            t -= chrono::Duration::hours(1);
+        }
+        t
+    };
+    let samples = [
+        (
+            "perizinan.siup",
+            "SIUP CV Maju Bersama (contoh)",
+            "Verifikasi berkas",
+            back(60),
+        ),
+        (
+            "perizinan.siup",
+            "SIUP Toko Sinar Jaya (contoh)",
+            "Verifikasi berkas",
+            back(20),
+        ),
+        (
+            "masyarakat.tindak_lanjut",
+            "Lampu jalan mati di Jl. Sudirman (contoh)",
+            "Tindak lanjut",
+            now,
+        ),
+    ];
+    let tx = db.tx().await?;
+    for (i, (kind, title, stage, at)) in samples.into_iter().enumerate() {
+        crate::deadlines::start(
+            &tx,
+            city,
+            at,
+            crate::deadlines::NewDeadline {
+                app: "contoh".into(),
+                kind: kind.into(),
+                subject_type: "contoh".into(),
+                subject_id: format!("contoh-{}", i + 1),
+                stage: stage.into(),
+                title: title.into(),
+                link: String::new(),
+                agency_id: agency,
+                assignee_id: assignee,
+                requester_id: None,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

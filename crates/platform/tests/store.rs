@@ -397,7 +397,7 @@ db_test!(
         let ok = audit::verify(&t.db).await.expect("verify");
         assert_eq!(ok.failure, None);
         assert_eq!(ok.cities, 2);
-        assert_eq!(ok.entries, 7); // 2 cities + 5 agencies
+        assert_eq!(ok.entries, 15); // 2 cities (each with its holidays and 3 deadline kinds) + 5 agencies
 
         let rows = audit::list(&t.db, "12.75", &Default::default(), 100)
             .await
@@ -498,14 +498,24 @@ db_test!(
         let binjai = city(&t.db, "12.75").await;
         agency(&t.db, &binjai, "Dinas Sosial", "Dinsos", "dinas").await;
         let mut seen = Vec::new();
-        while seen.len() < 2 {
+        while seen.len() < 6 {
             let e = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
                 .await
                 .expect("event in time")
                 .expect("event");
             seen.push(e.action);
         }
-        assert_eq!(seen, vec!["city.create", "agency.create"]);
+        assert_eq!(
+            seen,
+            vec![
+                "city.create",
+                "calendar.import",
+                "sla.policy_save",
+                "sla.policy_save",
+                "sla.policy_save",
+                "agency.create"
+            ]
+        );
         // a rolled-back change publishes nothing
         let mut tx = t.db.tx().await.expect("tx");
         tx.audit(

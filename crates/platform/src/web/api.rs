@@ -24,6 +24,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/agencies", get(list_agencies))
         .route("/api/v1/regions", get(regions))
         .route("/api/v1/files", post(upload))
+        .route("/api/v1/deadlines", get(super::notify_pages::deadlines_api))
+        .route(
+            "/api/v1/notifications",
+            get(super::notify_pages::notifications_api),
+        )
 }
 
 #[derive(OpenApi)]
@@ -32,7 +37,15 @@ pub fn routes() -> Router<AppState> {
         title = "Balaikota API",
         description = "API kota Balaikota. Autentikasi: token akses pribadi (Bearer) dari halaman Akun."
     ),
-    paths(register, me, list_agencies, regions, upload),
+    paths(
+        register,
+        me,
+        list_agencies,
+        regions,
+        upload,
+        super::notify_pages::deadlines_api,
+        super::notify_pages::notifications_api
+    ),
     components(schemas(
         RegisterInput,
         Account,
@@ -40,7 +53,12 @@ pub fn routes() -> Router<AppState> {
         RegionOut,
         RegionsOut,
         StoredFile,
-        ApiError
+        ApiError,
+        crate::deadlines::Deadline,
+        crate::deadlines::Bucket,
+        super::notify_pages::DeadlineList,
+        super::notify_pages::DeadlineCounts,
+        crate::notify::InApp
     ))
 )]
 pub struct PlatformApi;

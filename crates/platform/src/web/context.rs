@@ -51,6 +51,8 @@ pub struct Ctx {
     /// Authenticated by bearer token (API client), not by cookie.
     pub via_token: bool,
     pub flash: Option<String>,
+    /// Unread in-app notifications (the bell), counted for pages only.
+    pub unread: u64,
 }
 
 /// What is known of a visitor when no city is chosen yet (the setup page).
@@ -407,6 +409,12 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_default();
+        let unread = match &user {
+            Some(u) if !json => crate::notify::unread_count(&st.db, &city.code, u.id)
+                .await
+                .unwrap_or(0),
+            _ => 0,
+        };
         let ctx = Ctx {
             city,
             base,
@@ -416,6 +424,7 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
             path: inner_path,
             via_token,
             flash,
+            unread,
         };
         req.extensions_mut().insert(ctx);
         req.extensions_mut().insert(Visitor {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod context;
 pub mod error;
 pub mod form;
+pub mod notify_pages;
 pub mod pages;
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub files: FileStore,
     pub settings: Arc<WebSettings>,
     pub apps: Arc<Vec<Arc<dyn CityApp>>>,
+    pub notifier: crate::notify::Notifier,
 }
 
 /// Upload requests may be this large; everything else is far smaller.
@@ -56,6 +58,7 @@ pub const MAX_BODY: usize = 12 * 1024 * 1024;
 /// The whole application as one router: the city/context middleware runs before routing, so a
 /// `/kota/<code>` prefix is stripped before the routes are matched.
 pub fn router(state: AppState) -> Router {
+    use notify_pages as np;
     let mut inner: Router<AppState> = Router::new()
         .route("/", get(pages::home))
         .route("/tentang", get(pages::about))
@@ -90,6 +93,33 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(pages::audit_list))
         .route("/audit/langsung", get(pages::audit_stream))
         .route("/setup", get(pages::setup_form).post(pages::setup_submit))
+        .route("/tenggat", get(np::deadlines_page))
+        .route("/notifikasi", get(np::notifications_page))
+        .route("/notifikasi/baca", post(np::notifications_read))
+        .route("/akun/notifikasi", post(np::prefs_save))
+        .route("/l/{code}", get(np::short_link))
+        .route("/admin/notifikasi", get(np::notify_admin))
+        .route("/admin/notifikasi/webhook", post(np::webhook_save))
+        .route(
+            "/admin/kalender",
+            get(np::calendar_show).post(np::calendar_settings),
+        )
+        .route("/admin/kalender.csv", get(np::calendar_csv))
+        .route("/admin/kalender/impor", post(np::calendar_import))
+        .route("/admin/kalender/{date}/hapus", post(np::holiday_delete))
+        .route("/admin/tenggat", get(np::policies_list))
+        .route(
+            "/admin/tenggat/{kind}",
+            get(np::policy_edit).post(np::policy_save),
+        )
+        .route("/admin/templat", get(np::templates_list))
+        .route(
+            "/admin/templat/{key}/{lang}",
+            get(np::template_edit).post(np::template_save),
+        )
+        .route("/admin/templat/{key}/{lang}/asli", post(np::template_reset))
+        .route("/admin/kotak-keluar", get(np::outbox_page))
+        .route("/admin/kotak-keluar/{id}/ulang", post(np::outbox_retry))
         .route("/berkas/{id}", get(pages::file_get))
         .route("/berkas/{id}/kecil", get(pages::file_thumb))
         .merge(api::routes())

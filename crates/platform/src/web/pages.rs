@@ -303,6 +303,7 @@ struct AccountPage {
     form: Form,
     tokens: Vec<(sessions::ApiToken, String, String)>,
     new_token: Option<String>,
+    prefs: crate::notify::Prefs,
 }
 
 async fn account_page(
@@ -316,6 +317,7 @@ async fn account_page(
         Some(id) => agencies::get(&st.db, &ctx.city, id).await?.map(|a| a.name),
         None => None,
     };
+    let prefs = crate::notify::prefs_of(st.db.conn(), &user.city_code, user.id).await?;
     let tz = ctx.city.tz;
     let tokens = sessions::list_tokens(&st.db, &ctx.city, &user)
         .await?
@@ -337,6 +339,7 @@ async fn account_page(
         form,
         tokens,
         new_token,
+        prefs,
     })
 }
 

@@ -1,0 +1,287 @@
+//! Message wording: built-in texts in Bahasa Indonesia and English, which a city's admin may
+//! override per key and language (`message_templates`). Placeholders are `{name}`; each key says
+//! which it accepts, so an edit that names an unknown one is refused with that name.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{Actor, Change};
+use crate::city::City;
+use crate::db::Db;
+use crate::entity::message_template;
+use crate::error::{AppError, AppResult};
+use kernel::{FieldError, FieldErrors, Lang};
+
+/// A built-in message.
+pub struct Builtin {
+    pub key: &'static str,
+    pub about_id: &'static str,
+    pub about_en: &'static str,
+    pub placeholders: &'static [&'static str],
+    pub id: (&'static str, &'static str, &'static str),
+    pub en: (&'static str, &'static str, &'static str),
+}
+
+const SLA_VARS: &[&str] = &[
+    "title", "stage", "due", "late", "agency", "assignee", "link", "city",
+];
+
+/// Every message the platform sends. Apps add theirs with the same shape.
+pub const BUILTIN: &[Builtin] = &[
+    Builtin {
+        key: "sla.warn",
+        about_id: "Pengingat: tenggat hampir habis (ke petugas)",
+        about_en: "Reminder: deadline nearly reached (to the assignee)",
+        placeholders: SLA_VARS,
+        id: (
+            "Pengingat tenggat: {title}",
+            "Tenggat \"{title}\" ({stage}) jatuh pada {due}. Mohon diselesaikan sebelum waktunya.\n\nBuka: {link}\n\n{city}",
+            "{city}: tenggat {title} jatuh {due}. Mohon diselesaikan.",
+        ),
+        en: (
+            "Deadline reminder: {title}",
+            "The deadline of \"{title}\" ({stage}) is {due}. Please finish it in time.\n\nOpen: {link}\n\n{city}",
+            "{city}: {title} is due {due}. Please finish it.",
+        ),
+    },
+    Builtin {
+        key: "sla.breach",
+        about_id: "Lewat tenggat (ke kepala OPD dan Inspektorat)",
+        about_en: "Deadline missed (to the agency head and the Inspectorate)",
+        placeholders: SLA_VARS,
+        id: (
+            "Lewat tenggat: {title}",
+            "\"{title}\" ({stage}) di {agency} belum selesai pada tenggat {due}. Petugas: {assignee}.\n\nBuka: {link}\n\n{city}",
+            "{city}: {title} di {agency} lewat tenggat {due}.",
+        ),
+        en: (
+            "Deadline missed: {title}",
+            "\"{title}\" ({stage}) at {agency} was not finished by its deadline, {due}. Assignee: {assignee}.\n\nOpen: {link}\n\n{city}",
+            "{city}: {title} at {agency} missed its deadline {due}.",
+        ),
+    },
+    Builtin {
+        key: "sla.after_breach",
+        about_id: "Masih lewat tenggat (eskalasi ke Sekda)",
+        about_en: "Still overdue (escalated to the Regional Secretary)",
+        placeholders: SLA_VARS,
+        id: (
+            "Eskalasi: {title} terlambat {late}",
+            "\"{title}\" ({stage}) di {agency} sudah terlambat {late} dari tenggat {due}. Petugas: {assignee}.\n\nBuka: {link}\n\n{city}",
+            "{city}: {title} di {agency} terlambat {late}.",
+        ),
+        en: (
+            "Escalation: {title} is {late} late",
+            "\"{title}\" ({stage}) at {agency} is {late} past its deadline, {due}. Assignee: {assignee}.\n\nOpen: {link}\n\n{city}",
+            "{city}: {title} at {agency} is {late} late.",
+        ),
+    },
+    Builtin {
+        key: "account.welcome",
+        about_id: "Selamat datang (akun baru)",
+        about_en: "Welcome (new account)",
+        placeholders: &["name", "city", "link"],
+        id: (
+            "Selamat datang di {city}",
+            "Halo {name},\n\nakun Anda di layanan {city} sudah aktif. Pemberitahuan akan datang lewat saluran yang Anda pilih di halaman akun.\n\nBuka: {link}",
+            "{city}: akun Anda aktif.",
+        ),
+        en: (
+            "Welcome to {city}",
+            "Hello {name},\n\nyour account with {city}'s services is active. Notices will come through the channels you choose on your account page.\n\nOpen: {link}",
+            "{city}: your account is active.",
+        ),
+    },
+];
+
+pub fn builtin(key: &str) -> Option<&'static Builtin> {
+    BUILTIN.iter().find(|b| b.key == key)
+}
+
+/// The wording in force for a key and language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Template {
+    pub key: String,
+    pub lang: Lang,
+    pub subject: String,
+    pub body: String,
+    pub sms: String,
+    /// True when the city has its own wording.
+    pub custom: bool,
+}
+
+fn from_builtin(b: &Builtin, lang: Lang) -> Template {
+    let (subject, body, sms) = if lang == Lang::Id { b.id } else { b.en };
+    Template {
+        key: b.key.to_string(),
+        lang,
+        subject: subject.into(),
+        body: body.into(),
+        sms: sms.into(),
+        custom: false,
+    }
+}
+
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    city: &City,
+    key: &str,
+    lang: Lang,
+) -> AppResult<Template> {
+    let b = builtin(key).ok_or(AppError::NotFound)?;
+    let row = message_template::Entity::find_by_id((
+        city.code.clone(),
+        key.to_string(),
+        lang.code().to_string(),
+    ))
+    .one(conn)
+    .await?;
+    Ok(match row {
+        Some(m) => Template {
+            key: m.key,
+            lang,
+            subject: m.subject,
+            body: m.body,
+            sms: m.sms,
+            custom: true,
+        },
+        None => from_builtin(b, lang),
+    })
+}
+
+/// Every key in both languages, with the city's overrides applied.
+pub async fn list(db: &Db, city: &City) -> AppResult<Vec<Template>> {
+    let rows = message_template::Entity::find()
+        .filter(message_template::Column::CityCode.eq(&city.code))
+        .all(db.conn())
+        .await?;
+    let mut out = Vec::new();
+    for b in BUILTIN {
+        for lang in [Lang::Id, Lang::En] {
+            match rows
+                .iter()
+                .find(|m| m.key == b.key && m.lang == lang.code())
+            {
+                Some(m) => out.push(Template {
+                    key: m.key.clone(),
+                    lang,
+                    subject: m.subject.clone(),
+                    body: m.body.clone(),
+                    sms: m.sms.clone(),
+                    custom: true,
+                }),
+                None => out.push(from_builtin(b, lang)),
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TemplateInput {
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub sms: String,
+}
+
+/// Saves a city's wording, or with `reset` goes back to the built-in text.
+pub async fn save(
+    db: &Db,
+    city: &City,
+    actor: &Actor,
+    key: &str,
+    lang: Lang,
+    input: &TemplateInput,
+) -> AppResult<Template> {
+    let b = builtin(key).ok_or(AppError::NotFound)?;
+    let mut errs = FieldErrors::default();
+    for (field, text, max) in [
+        ("subject", &input.subject, 200),
+        ("body", &input.body, 5000),
+        ("sms", &input.sms, 160),
+    ] {
+        if text.trim().is_empty() {
+            errs.add(field, "required");
+        } else if text.chars().count() > max {
+            errs.push(FieldError::new(field, "too_long").with_arg("max", max));
+        } else if let Some(p) = kernel::message::unknown_placeholder(text, b.placeholders) {
+            errs.push(
+                FieldError::new(field, "template_placeholder")
+                    .with_arg("name", format!("{{{p}}}"))
+                    .with_arg(
+                        "known",
+                        b.placeholders
+                            .iter()
+                            .map(|p| format!("{{{p}}}"))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+            );
+        }
+    }
+    if !errs.is_empty() {
+        return Err(AppError::Invalid(errs));
+    }
+    let before = get(db.conn(), city, key, lang).await?;
+    let mut tx = db.tx().await?;
+    let am = message_template::ActiveModel {
+        city_code: Set(city.code.clone()),
+        key: Set(key.to_string()),
+        lang: Set(lang.code().to_string()),
+        subject: Set(input.subject.trim().to_string()),
+        body: Set(input.body.replace("\r\n", "\n").trim().to_string()),
+        sms: Set(input.sms.trim().to_string()),
+        updated_at: Set(Utc::now()),
+    };
+    if before.custom {
+        am.update(&*tx).await?;
+    } else {
+        am.insert(&*tx).await?;
+    }
+    tx.audit(
+        &city.code,
+        actor,
+        Change {
+            action: "template.save",
+            subject_type: "template",
+            subject_id: format!("{key}/{}", lang.code()),
+            before: Some(serde_json::json!({ "subject": before.subject, "body": before.body, "sms": before.sms })),
+            after: Some(serde_json::json!({ "subject": input.subject, "body": input.body, "sms": input.sms })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(db.conn(), city, key, lang).await
+}
+
+pub async fn reset(db: &Db, city: &City, actor: &Actor, key: &str, lang: Lang) -> AppResult<()> {
+    builtin(key).ok_or(AppError::NotFound)?;
+    let mut tx = db.tx().await?;
+    message_template::Entity::delete_by_id((
+        city.code.clone(),
+        key.to_string(),
+        lang.code().to_string(),
+    ))
+    .exec(&*tx)
+    .await?;
+    tx.audit(
+        &city.code,
+        actor,
+        Change {
+            action: "template.reset",
+            subject_type: "template",
+            subject_id: format!("{key}/{}", lang.code()),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
