@@ -19,4 +19,13 @@
       } catch (err) {}
     };
   }
+  // A chosen file fills a text box (CSV imports post text, so they work without this too).
+  document.querySelectorAll('input[type=file][data-fill]').forEach(function (input) {
+    input.addEventListener('change', function () {
+      var f = input.files && input.files[0];
+      var box = document.getElementById(input.getAttribute('data-fill'));
+      if (!f || !box || !f.text) return;
+      f.text().then(function (t) { box.value = t; });
+    });
+  });
 })();

@@ -85,3 +85,32 @@ pub fn resolve(db: &DbArgs, serve: Option<&ServeArgs>, f: &File) -> Resolved {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example in README.md is a valid `balaikota.toml`.
+    #[test]
+    fn readme_notify_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let block = readme
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .unwrap_or_default();
+        let f: File = toml::from_str(block).unwrap_or_else(|e| panic!("{e}"));
+        let n = f.notify.unwrap_or_default();
+        assert!(n.smtp_url.starts_with("smtp://"));
+        let sms = n.sms.unwrap_or_else(|| panic!("sms section"));
+        assert_eq!(sms.success_contains.as_deref(), Some("\"status\":\"ok\""));
+        assert_eq!(
+            sms.headers.get("Authorization").map(String::as_str),
+            Some("Bearer TOKEN")
+        );
+        assert!(
+            toml::from_str::<File>("[notify]\nsmtp = \"x\"\n").is_err(),
+            "unknown keys are refused"
+        );
+    }
+}

@@ -864,3 +864,92 @@ db_test!(
         );
     }
 );
+
+db_test!(webhook_gets_a_signed_copy, async |t: &TestDb| {
+    use hmac::{Hmac, Mac};
+    let w = world(&t.db).await;
+    let hook = HttpSink::start().await;
+    let clock = FakeClock::at(wib(2026, 11, 23, 9, 0));
+    let n = notifier(&clock, None, None);
+    // A bad URL or a short secret is refused, field by field.
+    let e = notify::save_webhook(
+        &t.db,
+        &w.city,
+        &Actor::cli(),
+        &notify::WebhookInput {
+            url: "ftp://x".into(),
+            secret: "pendek".into(),
+            active: Some("1".into()),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        keys(e),
+        vec![
+            ("url".to_string(), "url_invalid"),
+            ("secret".to_string(), "too_short")
+        ]
+    );
+    let secret = "rahasia-webhook-binjai-2026";
+    notify::save_webhook(
+        &t.db,
+        &w.city,
+        &Actor::cli(),
+        &notify::WebhookInput {
+            url: hook.url("/hook"),
+            secret: secret.into(),
+            active: Some("1".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let tx = t.db.tx().await.unwrap();
+    let vars = |_: kernel::Lang| vec![("name", "Tim".to_string())];
+    let people = [Person::from_account_view(&w.inspector, Prefs::default())];
+    let added = n
+        .enqueue(
+            &tx,
+            &w.city,
+            &people,
+            &[kernel::sla::Channel::Webhook, kernel::sla::Channel::InApp],
+            &Notice {
+                template: "account.welcome",
+                vars: &vars,
+                link: Some("/akun".into()),
+                source_type: "test",
+                source_id: "w1".into(),
+                key: "hook:1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        added, 2,
+        "one webhook call per notice, one in-app row per person"
+    );
+    assert_eq!(n.deliver_due(&t.db, 10).await.unwrap().sent, 2);
+    let got = hook.received();
+    assert_eq!(got.len(), 1);
+    let r = &got[0];
+    let ts = r.header("x-balaikota-timestamp").unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.{}", r.body).as_bytes());
+    let want = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(r.header("x-balaikota-signature"), Some(want.as_str()));
+    assert!(
+        r.header("idempotency-key")
+            .unwrap()
+            .starts_with("hook:1:webhook")
+    );
+    let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["subject"], "Selamat datang di Kota Binjai");
+    assert_eq!(body["link"], "https://binjaikota.example.id/akun");
+    assert_eq!(body["city"], "12.75");
+    let inbox = notify::inbox(&t.db, "12.75", w.inspector.id, 10)
+        .await
+        .unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].title, "Selamat datang di Kota Binjai");
+});

@@ -515,7 +515,17 @@ impl Notifier {
             vars.push(("city", city.name.clone()));
             vars.push(("link", link.clone().unwrap_or_default()));
             let subject = kernel::message::render(&t.subject, &vars);
-            let body = kernel::message::render(&t.body, &vars);
+            // Without a link, the line that would carry it goes.
+            let body_t = if link.is_some() {
+                t.body.clone()
+            } else {
+                t.body
+                    .lines()
+                    .filter(|l| !l.contains("{link}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let body = kernel::message::render(&body_t, &vars);
             let sms_vars: Vec<(&str, String)> =
                 vars.iter().filter(|(k, _)| *k != "link").cloned().collect();
             let sms = kernel::message::render(&t.sms, &sms_vars);
@@ -562,7 +572,7 @@ impl Notifier {
                     Channel::Sms => (p.phone.clone(), p.phone.is_none().then_some("no_phone")),
                     Channel::InApp if p.account_id.is_none() => (None, Some("no_account")),
                     Channel::InApp if !p.prefs.in_app => (None, Some("pref_off")),
-                    Channel::InApp => (p.account_id.map(|i| i.to_string()), None),
+                    Channel::InApp => (None, None),
                     Channel::Webhook => (None, None),
                 };
                 let body = if *ch == Channel::Sms {
