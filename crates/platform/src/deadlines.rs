@@ -602,6 +602,24 @@ pub async fn of_subject(
         .collect())
 }
 
+/// The deadline still running (not stopped) on a tracked thing, if any.
+pub async fn running<C: ConnectionTrait>(
+    conn: &C,
+    city: &City,
+    subject_type: &str,
+    subject_id: &str,
+) -> AppResult<Option<Uuid>> {
+    Ok(sla_clock::Entity::find()
+        .filter(sla_clock::Column::CityCode.eq(&city.code))
+        .filter(sla_clock::Column::SubjectType.eq(subject_type))
+        .filter(sla_clock::Column::SubjectId.eq(subject_id))
+        .filter(sla_clock::Column::StoppedUs.is_null())
+        .order_by_desc(sla_clock::Column::StartedUs)
+        .one(conn)
+        .await?
+        .map(|m| m.id))
+}
+
 /// Which open deadlines to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -75,6 +75,13 @@ impl TestDb {
         }
     }
 
+    /// Applies an app's migrations too (the platform's are applied already).
+    pub async fn migrate(&self, migrations: &[crate::db::migrate::Migration]) {
+        crate::db::migrate::run(&self.db, migrations)
+            .await
+            .unwrap_or_else(|e| panic!("migrate: {e}"));
+    }
+
     /// A second, independent connection pool to the same database: what another app instance
     /// sharing it would have.
     pub async fn reconnect(&self) -> Db {

@@ -392,6 +392,7 @@ pub struct Notice<'a> {
 pub struct OutboxItem {
     pub id: Uuid,
     pub channel: String,
+    pub account_id: Option<Uuid>,
     pub recipient: String,
     pub address: Option<String>,
     pub subject: String,
@@ -411,6 +412,7 @@ impl From<outbox::Model> for OutboxItem {
         OutboxItem {
             id: m.id,
             channel: m.channel,
+            account_id: m.account_id,
             recipient: m.recipient,
             address: m.address,
             subject: m.subject,

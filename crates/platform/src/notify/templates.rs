@@ -97,8 +97,30 @@ pub const BUILTIN: &[Builtin] = &[
     },
 ];
 
+static APP_MESSAGES: std::sync::RwLock<Vec<&'static Builtin>> = std::sync::RwLock::new(Vec::new());
+
+/// Adds an app's messages (called once as the app joins the binary; repeats are ignored).
+pub fn register(list: &'static [Builtin]) {
+    if let Ok(mut v) = APP_MESSAGES.write() {
+        for b in list {
+            if !v.iter().any(|x| x.key == b.key) && !BUILTIN.iter().any(|x| x.key == b.key) {
+                v.push(b);
+            }
+        }
+    }
+}
+
+/// Every message: the platform's, then the apps'.
+pub fn all() -> Vec<&'static Builtin> {
+    let mut out: Vec<&'static Builtin> = BUILTIN.iter().collect();
+    if let Ok(v) = APP_MESSAGES.read() {
+        out.extend(v.iter().copied());
+    }
+    out
+}
+
 pub fn builtin(key: &str) -> Option<&'static Builtin> {
-    BUILTIN.iter().find(|b| b.key == key)
+    all().into_iter().find(|b| b.key == key)
 }
 
 /// The wording in force for a key and language.
@@ -159,7 +181,7 @@ pub async fn list(db: &Db, city: &City) -> AppResult<Vec<Template>> {
         .all(db.conn())
         .await?;
     let mut out = Vec::new();
-    for b in BUILTIN {
+    for b in all() {
         for lang in [Lang::Id, Lang::En] {
             match rows
                 .iter()

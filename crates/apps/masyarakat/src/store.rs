@@ -1,0 +1,1683 @@
+//! Queries and changes of e-Masyarakat. Each change is one transaction: the report, its
+//! timeline, its deadline (through `platform::deadlines`), the notices (through the outbox) and
+//! the audit entry commit together or not at all. Handlers get domain types, never entities.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::{self, Action, ClockOp, Closure, ClosureKind, Privacy, Refusal, State};
+use crate::entity::{category, counter, event, photo, report, settings, support};
+use kernel::sla::Channel;
+use kernel::{FieldError, FieldErrors, Lang, roles::Role};
+use platform::accounts::Account;
+use platform::audit::{Actor, Change, Tx};
+use platform::city::City;
+use platform::clock::{from_us, to_us};
+use platform::db::Db;
+use platform::deadlines::{self, NewDeadline};
+use platform::entity::{account, agency};
+use platform::error::{AppError, AppResult};
+use platform::files::FileStore;
+use platform::notify::{Notice, Notifier, Person};
+
+/// The subject type of the room's deadlines and audit entries.
+pub const SUBJECT: &str = "pengaduan";
+
+/// An extra question of a category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Question {
+    pub code: String,
+    pub label_id: String,
+    pub label_en: String,
+    /// `text`, `number` or `choice`
+    pub kind: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Category {
+    pub id: Uuid,
+    pub code: String,
+    pub name_id: String,
+    pub name_en: String,
+    pub description: String,
+    pub agency_id: Option<Uuid>,
+    pub questions: Vec<Question>,
+    pub keywords: String,
+    pub active: bool,
+}
+
+impl Category {
+    pub fn name(&self, lang: Lang) -> &str {
+        if lang == Lang::Id {
+            &self.name_id
+        } else {
+            &self.name_en
+        }
+    }
+}
+
+impl From<category::Model> for Category {
+    fn from(m: category::Model) -> Self {
+        Category {
+            id: m.id,
+            code: m.code,
+            name_id: m.name_id,
+            name_en: m.name_en,
+            description: m.description,
+            agency_id: m.agency_id,
+            questions: serde_json::from_str(&m.questions).unwrap_or_default(),
+            keywords: m.keywords,
+            active: m.active,
+        }
+    }
+}
+
+pub async fn categories<C: ConnectionTrait>(
+    conn: &C,
+    city: &City,
+    active_only: bool,
+) -> AppResult<Vec<Category>> {
+    let mut q = category::Entity::find().filter(category::Column::CityCode.eq(&city.code));
+    if active_only {
+        q = q.filter(category::Column::Active.eq(true));
+    }
+    Ok(q.order_by_asc(category::Column::Sort)
+        .order_by_asc(category::Column::NameId)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Category::from)
+        .collect())
+}
+
+pub async fn category_by_code<C: ConnectionTrait>(
+    conn: &C,
+    city: &City,
+    code: &str,
+) -> AppResult<Option<Category>> {
+    Ok(category::Entity::find()
+        .filter(category::Column::CityCode.eq(&city.code))
+        .filter(category::Column::Code.eq(code))
+        .one(conn)
+        .await?
+        .map(Category::from))
+}
+
+/// A category as an admin defines it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct CategoryInput {
+    pub code: String,
+    pub name_id: String,
+    pub name_en: String,
+    pub description: String,
+    pub agency_id: Option<Uuid>,
+    pub questions: Vec<Question>,
+    pub keywords: String,
+    pub sort: i32,
+}
+
+/// Creates a category (its code is the Open311 `service_code`).
+pub async fn create_category(
+    db: &Db,
+    city: &City,
+    actor: &Actor,
+    input: &CategoryInput,
+) -> AppResult<Category> {
+    let mut errs = FieldErrors::default();
+    let code = input.code.trim().to_lowercase();
+    if code.is_empty()
+        || code.len() > 40
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        errs.add("code", "service_code_invalid");
+    }
+    if input.name_id.trim().is_empty() {
+        errs.add("name_id", "required");
+    }
+    if input.name_en.trim().is_empty() {
+        errs.add("name_en", "required");
+    }
+    for q in &input.questions {
+        if !matches!(q.kind.as_str(), "text" | "number" | "choice")
+            || q.code.is_empty()
+            || (q.kind == "choice" && q.options.is_empty())
+        {
+            errs.push(
+                FieldError::new("questions", "question_invalid").with_arg("code", q.code.clone()),
+            );
+        }
+    }
+    if category_by_code(db.conn(), city, &code).await?.is_some() {
+        errs.add("code", "service_code_taken");
+    }
+    errs.into_result().map_err(AppError::Invalid)?;
+    let mut tx = db.tx().await?;
+    let m = category::ActiveModel {
+        city_code: Set(city.code.clone()),
+        id: Set(kernel::ids::new_id()),
+        code: Set(code.clone()),
+        name_id: Set(input.name_id.trim().into()),
+        name_en: Set(input.name_en.trim().into()),
+        description: Set(input.description.trim().into()),
+        agency_id: Set(input.agency_id),
+        questions: Set(serde_json::to_string(&input.questions).unwrap_or_else(|_| "[]".into())),
+        keywords: Set(input.keywords.trim().into()),
+        active: Set(true),
+        sort: Set(input.sort),
+    }
+    .insert(&*tx)
+    .await?;
+    tx.audit(
+        &city.code,
+        actor,
+        Change {
+            action: "masyarakat.category_create",
+            subject_type: "kategori",
+            subject_id: code,
+            before: None,
+            after: serde_json::to_value(input).ok(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(m.into())
+}
+
+/// The area counted as the city and the duplicate-search window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Settings {
+    pub min_lat: f64,
+    pub min_lon: f64,
+    pub max_lat: f64,
+    pub max_lon: f64,
+    pub duplicate_radius_m: i32,
+    pub duplicate_days: i32,
+}
+
+impl Default for Settings {
+    /// Until an admin draws the city's box, anywhere in Indonesia counts.
+    fn default() -> Self {
+        Settings {
+            min_lat: -11.5,
+            min_lon: 94.5,
+            max_lat: 6.5,
+            max_lon: 141.5,
+            duplicate_radius_m: 150,
+            duplicate_days: 30,
+        }
+    }
+}
+
+impl Settings {
+    pub fn contains(&self, lat: f64, lon: f64) -> bool {
+        (self.min_lat..=self.max_lat).contains(&lat) && (self.min_lon..=self.max_lon).contains(&lon)
+    }
+    pub fn centre(&self) -> (f64, f64) {
+        (
+            (self.min_lat + self.max_lat) / 2.0,
+            (self.min_lon + self.max_lon) / 2.0,
+        )
+    }
+}
+
+pub async fn settings<C: ConnectionTrait>(conn: &C, city: &City) -> AppResult<Settings> {
+    Ok(settings::Entity::find_by_id(city.code.clone())
+        .one(conn)
+        .await?
+        .map(|m| Settings {
+            min_lat: m.min_lat,
+            min_lon: m.min_lon,
+            max_lat: m.max_lat,
+            max_lon: m.max_lon,
+            duplicate_radius_m: m.duplicate_radius_m,
+            duplicate_days: m.duplicate_days,
+        })
+        .unwrap_or_default())
+}
+
+pub async fn save_settings(db: &Db, city: &City, actor: &Actor, s: Settings) -> AppResult<()> {
+    let mut errs = FieldErrors::default();
+    if !(s.min_lat < s.max_lat
+        && s.min_lon < s.max_lon
+        && (-90.0..=90.0).contains(&s.min_lat)
+        && (-90.0..=90.0).contains(&s.max_lat))
+    {
+        errs.add("bounds", "bounds_invalid");
+    }
+    if !(10..=5000).contains(&s.duplicate_radius_m) {
+        errs.push(
+            FieldError::new("duplicate_radius_m", "number_range")
+                .with_arg("min", 10)
+                .with_arg("max", 5000),
+        );
+    }
+    if !(1..=365).contains(&s.duplicate_days) {
+        errs.push(
+            FieldError::new("duplicate_days", "number_range")
+                .with_arg("min", 1)
+                .with_arg("max", 365),
+        );
+    }
+    errs.into_result().map_err(AppError::Invalid)?;
+    let mut tx = db.tx().await?;
+    let exists = settings::Entity::find_by_id(city.code.clone())
+        .one(&*tx)
+        .await?
+        .is_some();
+    let am = settings::ActiveModel {
+        city_code: Set(city.code.clone()),
+        min_lat: Set(s.min_lat),
+        min_lon: Set(s.min_lon),
+        max_lat: Set(s.max_lat),
+        max_lon: Set(s.max_lon),
+        duplicate_radius_m: Set(s.duplicate_radius_m),
+        duplicate_days: Set(s.duplicate_days),
+    };
+    if exists {
+        am.update(&*tx).await?;
+    } else {
+        am.insert(&*tx).await?;
+    }
+    tx.audit(
+        &city.code,
+        actor,
+        Change {
+            action: "masyarakat.settings",
+            subject_type: "pengaturan",
+            subject_id: city.code.clone(),
+            before: None,
+            after: serde_json::to_value(s).ok(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A complaint as the room reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Report {
+    pub id: Uuid,
+    pub code: String,
+    pub category_id: Uuid,
+    pub description: String,
+    #[schema(value_type = String)]
+    pub privacy: Privacy,
+    #[serde(skip)]
+    pub reporter_id: Uuid,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub kelurahan_code: Option<String>,
+    pub address: String,
+    pub answers: BTreeMap<String, String>,
+    #[schema(value_type = String)]
+    pub state: State,
+    pub agency_id: Option<Uuid>,
+    pub assignee_id: Option<Uuid>,
+    #[schema(value_type = Option<String>)]
+    pub closure: Option<ClosureKind>,
+    pub closure_note: String,
+    pub after_photo: Option<Uuid>,
+    pub estimate_rupiah: Option<i64>,
+    pub programme: String,
+    pub budget_agency_id: Option<Uuid>,
+    pub referred_to: String,
+    pub duplicate_of: Option<Uuid>,
+    pub awaiting_confirmation: bool,
+    pub confirm_due_at: Option<DateTime<Utc>>,
+    pub confirmation: Option<String>,
+    pub supporters: i32,
+    pub status_note: String,
+    pub photos: Vec<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+fn to_report(m: report::Model, photos: Vec<Uuid>) -> Report {
+    Report {
+        id: m.id,
+        code: m.code,
+        category_id: m.category_id,
+        description: m.description,
+        privacy: Privacy::parse(&m.privacy).unwrap_or(Privacy::Confidential),
+        reporter_id: m.reporter_id,
+        lat: m.lat,
+        lon: m.lon,
+        kelurahan_code: m.kelurahan_code,
+        address: m.address,
+        answers: serde_json::from_str(&m.answers).unwrap_or_default(),
+        state: State::parse(&m.state).unwrap_or(State::Diterima),
+        agency_id: m.agency_id,
+        assignee_id: m.assignee_id,
+        closure: m.closure.as_deref().and_then(ClosureKind::parse),
+        closure_note: m.closure_note,
+        after_photo: m.after_photo,
+        estimate_rupiah: m.estimate_rupiah,
+        programme: m.programme,
+        budget_agency_id: m.budget_agency_id,
+        referred_to: m.referred_to,
+        duplicate_of: m.duplicate_of,
+        awaiting_confirmation: m.awaiting_confirmation,
+        confirm_due_at: m.confirm_due_us.map(from_us),
+        confirmation: m.confirmation,
+        supporters: m.supporters,
+        status_note: m.status_note,
+        photos,
+        created_at: from_us(m.created_us),
+        updated_at: from_us(m.updated_us),
+        verified_at: m.verified_us.map(from_us),
+        closed_at: m.closed_us.map(from_us),
+    }
+}
+
+async fn photos_of<C: ConnectionTrait>(conn: &C, city: &City, id: Uuid) -> AppResult<Vec<Uuid>> {
+    Ok(photo::Entity::find()
+        .filter(photo::Column::CityCode.eq(&city.code))
+        .filter(photo::Column::ReportId.eq(id))
+        .filter(photo::Column::Kind.eq("before"))
+        .order_by_asc(photo::Column::Sort)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| p.file_id)
+        .collect())
+}
+
+pub async fn get_by_code<C: ConnectionTrait>(
+    conn: &C,
+    city: &City,
+    code: &str,
+) -> AppResult<Option<Report>> {
+    let Some(m) = report::Entity::find()
+        .filter(report::Column::CityCode.eq(&city.code))
+        .filter(report::Column::Code.eq(code.trim().to_uppercase()))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let photos = photos_of(conn, city, m.id).await?;
+    Ok(Some(to_report(m, photos)))
+}
+
+/// What a citizen submits.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct ReportInput {
+    /// The category's code.
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub description: String,
+    /// public, anonymous or confidential (default public)
+    #[serde(default)]
+    pub privacy: String,
+    #[serde(default)]
+    pub lat: String,
+    #[serde(default)]
+    pub lon: String,
+    /// The kelurahan's Kemendagri code, when there is no GPS.
+    #[serde(default)]
+    pub kelurahan: String,
+    #[serde(default)]
+    pub address: String,
+    /// Answers to the category's extra questions, by question code.
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
+    /// Ids of photos uploaded first (`/api/v1/files`), one to three.
+    #[serde(default)]
+    pub photos: Vec<Uuid>,
+}
+
+pub const MAX_PHOTOS: usize = 3;
+
+struct Checked {
+    category: Category,
+    description: String,
+    privacy: Privacy,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    kelurahan: Option<String>,
+    address: String,
+    answers: BTreeMap<String, String>,
+    photos: Vec<Uuid>,
+}
+
+async fn check(
+    db: &Db,
+    files: &FileStore,
+    city: &City,
+    reporter: &Account,
+    input: &ReportInput,
+) -> AppResult<Checked> {
+    let mut errs = FieldErrors::default();
+    let category = match input.category.trim() {
+        "" => {
+            errs.add("category", "category_required");
+            None
+        }
+        code => {
+            let c = category_by_code(db.conn(), city, code)
+                .await?
+                .filter(|c| c.active);
+            if c.is_none() {
+                errs.add("category", "category_unknown");
+            }
+            c
+        }
+    };
+    let description = input.description.trim().to_string();
+    if description.chars().count() < 10 {
+        errs.add("description", "description_required");
+    } else if description.chars().count() > 4000 {
+        errs.push(FieldError::new("description", "too_long").with_arg("max", 4000));
+    }
+    let privacy = match input.privacy.trim() {
+        "" => Some(Privacy::Public),
+        p => Privacy::parse(p),
+    };
+    if privacy.is_none() {
+        errs.add("privacy", "choose_one");
+    }
+    let s = settings(db.conn(), city).await?;
+    let (lat, lon) = (input.lat.trim(), input.lon.trim());
+    let (mut plat, mut plon) = (None, None);
+    if !lat.is_empty() || !lon.is_empty() {
+        match (lat.parse::<f64>(), lon.parse::<f64>()) {
+            (Ok(a), Ok(b)) if a.is_finite() && b.is_finite() => {
+                if s.contains(a, b) {
+                    (plat, plon) = (Some(a), Some(b));
+                } else {
+                    errs.add("location", "location_outside_city");
+                }
+            }
+            _ => errs.add("location", "location_invalid"),
+        }
+    }
+    let kelurahan = match input.kelurahan.trim() {
+        "" => None,
+        k => {
+            if city.villages().iter().any(|v| v.code == k) {
+                Some(k.to_string())
+            } else {
+                errs.add("kelurahan", "region_not_in_city");
+                None
+            }
+        }
+    };
+    if plat.is_none()
+        && kelurahan.is_none()
+        && errs.get("location").is_none()
+        && errs.get("kelurahan").is_none()
+    {
+        errs.add("location", "location_required");
+    }
+    let address = input.address.trim().to_string();
+    if address.chars().count() > 300 {
+        errs.push(FieldError::new("address", "too_long").with_arg("max", 300));
+    }
+    let mut answers = BTreeMap::new();
+    if let Some(c) = &category {
+        for q in &c.questions {
+            let v = input.answers.get(&q.code).map(|s| s.trim()).unwrap_or("");
+            let field = format!("q_{}", q.code);
+            if v.is_empty() {
+                if q.required {
+                    errs.add(&field, "required");
+                }
+                continue;
+            }
+            match q.kind.as_str() {
+                "number" if v.replace(',', ".").parse::<f64>().is_err() => {
+                    errs.add(&field, "number_invalid")
+                }
+                "choice" if !q.options.iter().any(|o| o == v) => errs.add(&field, "choose_one"),
+                _ if v.chars().count() > 500 => {
+                    errs.push(FieldError::new(&field, "too_long").with_arg("max", 500))
+                }
+                _ => {
+                    answers.insert(q.code.clone(), v.to_string());
+                }
+            }
+        }
+    }
+    let mut photos = Vec::new();
+    for id in &input.photos {
+        if !photos.contains(id) {
+            photos.push(*id);
+        }
+    }
+    if photos.is_empty() {
+        errs.add("photos", "photo_required");
+    } else if photos.len() > MAX_PHOTOS {
+        errs.push(FieldError::new("photos", "photos_too_many").with_arg("max", MAX_PHOTOS));
+    } else {
+        for id in &photos {
+            match files.get(db, city, *id).await? {
+                Some(f) if f.owner_id == Some(reporter.id) => {}
+                _ => {
+                    errs.add("photos", "photo_invalid");
+                    break;
+                }
+            }
+        }
+    }
+    errs.into_result().map_err(AppError::Invalid)?;
+    let (Some(category), Some(privacy)) = (category, privacy) else {
+        return Err(AppError::invalid("category", "category_required"));
+    };
+    Ok(Checked {
+        category,
+        description,
+        privacy,
+        lat: plat,
+        lon: plon,
+        kelurahan,
+        address,
+        answers,
+        photos,
+    })
+}
+
+/// The agency a new report is suggested for: the category's, else the kelurahan's office.
+pub async fn suggest_agency<C: ConnectionTrait>(
+    conn: &C,
+    city: &City,
+    category: &Category,
+    kelurahan: Option<&str>,
+) -> AppResult<Option<Uuid>> {
+    if category.agency_id.is_some() {
+        return Ok(category.agency_id);
+    }
+    let Some(k) = kelurahan else { return Ok(None) };
+    Ok(agency::Entity::find()
+        .filter(agency::Column::CityCode.eq(&city.code))
+        .filter(agency::Column::RegionCode.eq(k))
+        .filter(agency::Column::Active.eq(true))
+        .one(conn)
+        .await?
+        .map(|a| a.id))
+}
+
+async fn next_code(tx: &Tx, city: &City, year: i32) -> AppResult<String> {
+    let res = counter::Entity::insert(counter::ActiveModel {
+        city_code: Set(city.code.clone()),
+        year: Set(year),
+        last: Set(0),
+    })
+    .on_conflict(
+        OnConflict::columns([counter::Column::CityCode, counter::Column::Year])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&**tx)
+    .await?;
+    let _ = res;
+    counter::Entity::update_many()
+        .col_expr(
+            counter::Column::Last,
+            sea_orm::sea_query::ExprTrait::add(Expr::col(counter::Column::Last), Expr::value(1)),
+        )
+        .filter(counter::Column::CityCode.eq(&city.code))
+        .filter(counter::Column::Year.eq(year))
+        .exec(&**tx)
+        .await?;
+    let last = counter::Entity::find_by_id((city.code.clone(), year))
+        .one(&**tx)
+        .await?
+        .map(|c| c.last)
+        .unwrap_or(1);
+    Ok(domain::ticket_code(year, last))
+}
+
+/// A timeline line to add.
+struct Ev<'a> {
+    kind: &'a str,
+    from: Option<State>,
+    to: Option<State>,
+    note: &'a str,
+    internal: bool,
+}
+
+async fn add_event(
+    tx: &Tx,
+    city: &City,
+    report_id: Uuid,
+    at_us: i64,
+    who: &Actor,
+    e: Ev<'_>,
+) -> AppResult<()> {
+    let Ev {
+        kind,
+        from,
+        to,
+        note,
+        internal,
+    } = e;
+    event::ActiveModel {
+        city_code: Set(city.code.clone()),
+        id: Set(kernel::ids::new_id()),
+        report_id: Set(report_id),
+        at_us: Set(at_us),
+        actor_id: Set(who.id),
+        actor_label: Set(who.label.clone()),
+        kind: Set(kind.into()),
+        from_state: Set(from.map(|s| s.code().to_string())),
+        to_state: Set(to.map(|s| s.code().to_string())),
+        note: Set(note.into()),
+        internal: Set(internal),
+    }
+    .insert(&**tx)
+    .await?;
+    Ok(())
+}
+
+/// The room's messages (registered with the platform's wording, so admins can edit them).
+pub const MESSAGES: &[platform::notify::templates::Builtin] = &[
+    platform::notify::templates::Builtin {
+        key: "masyarakat.received",
+        about_id: "Pengaduan diterima (ke pelapor)",
+        about_en: "Complaint received (to the reporter)",
+        placeholders: &["code", "category", "link", "city"],
+        id: (
+            "Pengaduan {code} diterima",
+            "Terima kasih. Pengaduan Anda ({category}) sudah kami terima dengan nomor {code}. Kami akan memeriksanya dalam 3 hari kerja.\n\nIkuti perkembangannya: {link}\n\n{city}",
+            "{city}: pengaduan {code} diterima. Pantau di",
+        ),
+        en: (
+            "Complaint {code} received",
+            "Thank you. Your complaint ({category}) was received as {code}. We will check it within 3 working days.\n\nFollow it here: {link}\n\n{city}",
+            "{city}: complaint {code} received. Track it at",
+        ),
+    },
+    platform::notify::templates::Builtin {
+        key: "masyarakat.update",
+        about_id: "Perkembangan pengaduan (ke pelapor dan pendukung)",
+        about_en: "Complaint update (to the reporter and supporters)",
+        placeholders: &["code", "state", "note", "link", "city"],
+        id: (
+            "Pengaduan {code}: {state}",
+            "Pengaduan {code} sekarang: {state}.\n\n{note}\n\nLihat: {link}\n\n{city}",
+            "{city}: pengaduan {code} {state}.",
+        ),
+        en: (
+            "Complaint {code}: {state}",
+            "Complaint {code} is now: {state}.\n\n{note}\n\nSee: {link}\n\n{city}",
+            "{city}: complaint {code} {state}.",
+        ),
+    },
+    platform::notify::templates::Builtin {
+        key: "masyarakat.disposed",
+        about_id: "Pengaduan baru untuk OPD (ke petugas)",
+        about_en: "New complaint for the agency (to its officers)",
+        placeholders: &["code", "category", "link", "city"],
+        id: (
+            "Pengaduan baru untuk OPD Anda: {code}",
+            "Pengaduan {code} ({category}) didisposisikan ke OPD Anda. Tindak lanjuti dalam 5 hari kerja.\n\nBuka: {link}\n\n{city}",
+            "{city}: pengaduan {code} untuk OPD Anda.",
+        ),
+        en: (
+            "New complaint for your agency: {code}",
+            "Complaint {code} ({category}) was sent to your agency. Follow it up within 5 working days.\n\nOpen: {link}\n\n{city}",
+            "{city}: complaint {code} for your agency.",
+        ),
+    },
+];
+
+/// Registers the room's messages with the platform (idempotent).
+pub fn register_messages() {
+    platform::notify::templates::register(MESSAGES);
+}
+
+/// The channels a citizen hears on (each person's choices apply on top).
+const CITIZEN_CHANNELS: [Channel; 3] = [Channel::InApp, Channel::Email, Channel::Sms];
+const STAFF_CHANNELS: [Channel; 2] = [Channel::InApp, Channel::Email];
+
+fn state_label(s: State, lang: Lang) -> String {
+    platform::i18n::t(lang, &format!("mas-state-{}", s.code()))
+}
+
+pub fn public_path(code: &str) -> String {
+    format!("/pengaduan/{code}")
+}
+
+/// Submits a complaint: ticket code, photos, timeline, the verification deadline and the
+/// reporter's receipt, in one transaction.
+pub async fn submit(
+    db: &Db,
+    notifier: &Notifier,
+    files: &FileStore,
+    city: &City,
+    reporter: &Account,
+    input: &ReportInput,
+) -> AppResult<Report> {
+    let c = check(db, files, city, reporter, input).await?;
+    let now = notifier.now();
+    let now_us = to_us(now);
+    let mut tx = db.tx().await?;
+    let code = next_code(&tx, city, now.with_timezone(&city.tz).year()).await?;
+    let id = kernel::ids::new_id();
+    let m = report::ActiveModel {
+        city_code: Set(city.code.clone()),
+        id: Set(id),
+        code: Set(code.clone()),
+        category_id: Set(c.category.id),
+        description: Set(c.description),
+        privacy: Set(c.privacy.code().into()),
+        reporter_id: Set(reporter.id),
+        lat: Set(c.lat),
+        lon: Set(c.lon),
+        kelurahan_code: Set(c.kelurahan),
+        address: Set(c.address),
+        answers: Set(serde_json::to_string(&c.answers).unwrap_or_else(|_| "{}".into())),
+        state: Set(State::Diterima.code().into()),
+        agency_id: Set(None),
+        assignee_id: Set(None),
+        closure: Set(None),
+        closure_note: Set(String::new()),
+        after_photo: Set(None),
+        estimate_rupiah: Set(None),
+        programme: Set(String::new()),
+        budget_agency_id: Set(None),
+        referred_to: Set(String::new()),
+        duplicate_of: Set(None),
+        awaiting_confirmation: Set(false),
+        confirm_due_us: Set(None),
+        confirmation: Set(None),
+        satisfaction: Set(None),
+        supporters: Set(0),
+        status_note: Set(String::new()),
+        created_us: Set(now_us),
+        updated_us: Set(now_us),
+        verified_us: Set(None),
+        closed_us: Set(None),
+    }
+    .insert(&*tx)
+    .await?;
+    for (i, f) in c.photos.iter().enumerate() {
+        photo::ActiveModel {
+            city_code: Set(city.code.clone()),
+            report_id: Set(id),
+            file_id: Set(*f),
+            kind: Set("before".into()),
+            sort: Set(i32::try_from(i).unwrap_or(0)),
+        }
+        .insert(&*tx)
+        .await?;
+    }
+    let actor = reporter.actor();
+    add_event(
+        &tx,
+        city,
+        id,
+        now_us,
+        &actor,
+        Ev {
+            kind: "submit",
+            from: None,
+            to: Some(State::Diterima),
+            note: "",
+            internal: false,
+        },
+    )
+    .await?;
+    deadlines::start(
+        &tx,
+        city,
+        now,
+        NewDeadline {
+            app: "masyarakat".into(),
+            kind: domain::Stage::Verification.kind().into(),
+            subject_type: SUBJECT.into(),
+            subject_id: code.clone(),
+            stage: domain::Stage::Verification.code().into(),
+            title: code.clone(),
+            link: format!("/staf/pengaduan/{code}"),
+            agency_id: None,
+            assignee_id: None,
+            requester_id: Some(reporter.id),
+        },
+    )
+    .await?;
+    let cat = c.category.clone();
+    let vars = move |lang: Lang| {
+        vec![
+            ("code", code_for_vars(&m.code)),
+            ("category", cat.name(lang).to_string()),
+        ]
+    };
+    notifier
+        .enqueue(
+            &tx,
+            city,
+            &[Person::from_account_view(
+                reporter,
+                platform::notify::prefs_of(&*tx, &city.code, reporter.id).await?,
+            )],
+            &CITIZEN_CHANNELS,
+            &Notice {
+                template: "masyarakat.received",
+                vars: &vars,
+                link: Some(public_path(&code)),
+                source_type: SUBJECT,
+                source_id: code.clone(),
+                key: format!("mas:{code}:received"),
+            },
+        )
+        .await?;
+    tx.audit(
+        &city.code,
+        &actor,
+        Change {
+            action: "masyarakat.submit",
+            subject_type: SUBJECT,
+            subject_id: code.clone(),
+            before: None,
+            after: Some(
+                serde_json::json!({ "category": c.category.code, "privacy": c.privacy.code() }),
+            ),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get_by_code(db.conn(), city, &code)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+fn code_for_vars(code: &str) -> String {
+    code.to_string()
+}
+
+/// Who the account is to this report.
+pub fn actor_for(report: &Report, who: &Account) -> Option<domain::Actor> {
+    if who.id == report.reporter_id {
+        return Some(domain::Actor::Reporter);
+    }
+    match who.role {
+        Role::Admin | Role::Operator => Some(domain::Actor::Verifier),
+        Role::Officer | Role::Head
+            if who.agency_id.is_some() && who.agency_id == report.agency_id =>
+        {
+            Some(domain::Actor::Agency)
+        }
+        _ => None,
+    }
+}
+
+/// An action on a report, posted by a person.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct ActionInput {
+    /// dispose, hold, answer, start, schedule, coordinate, close, confirm, dispute
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub agency: String,
+    /// The public text: question, answer, schedule, closing answer or dispute reason.
+    #[serde(default)]
+    pub note: String,
+    /// close: fixed_directly, needs_budget, not_our_authority, rejected, duplicate
+    #[serde(default)]
+    pub closure: String,
+    #[serde(default)]
+    pub after_photo: String,
+    #[serde(default)]
+    pub estimate: String,
+    #[serde(default)]
+    pub programme: String,
+    #[serde(default)]
+    pub budget_agency: String,
+    #[serde(default)]
+    pub referred_to: String,
+    #[serde(default)]
+    pub duplicate_of: String,
+}
+
+fn uuid_field(errs: &mut FieldErrors, field: &str, s: &str, key: &'static str) -> Option<Uuid> {
+    match s.trim() {
+        "" => None,
+        v => match Uuid::parse_str(v) {
+            Ok(u) => Some(u),
+            Err(_) => {
+                errs.add(field, key);
+                None
+            }
+        },
+    }
+}
+
+fn parse_action(input: &ActionInput) -> Result<Action, FieldErrors> {
+    let mut errs = FieldErrors::default();
+    let note = input.note.clone();
+    let action = match input.action.as_str() {
+        "dispose" | "coordinate" => {
+            let agency = uuid_field(&mut errs, "agency", &input.agency, "agency_required");
+            match agency {
+                Some(a) if input.action == "dispose" => Some(Action::Dispose { agency: a }),
+                Some(a) => Some(Action::Coordinate { agency: a }),
+                None => {
+                    if errs.is_empty() {
+                        errs.add("agency", "agency_required");
+                    }
+                    None
+                }
+            }
+        }
+        "hold" => Some(Action::Hold { question: note }),
+        "answer" => Some(Action::Answer { text: note }),
+        "start" => Some(Action::Start),
+        "schedule" => Some(Action::Schedule { note }),
+        "confirm" => Some(Action::Confirm),
+        "dispute" => Some(Action::Dispute { reason: note }),
+        "close" => {
+            let kind = match input.closure.trim() {
+                "" => None,
+                k => match ClosureKind::parse(k) {
+                    Some(k) => Some(k),
+                    None => {
+                        errs.add("closure", "closure_required");
+                        None
+                    }
+                },
+            };
+            let estimate = match input.estimate.trim() {
+                "" => None,
+                e => {
+                    let digits: String = e.chars().filter(char::is_ascii_digit).collect();
+                    match digits.parse::<i64>() {
+                        Ok(n) if !digits.is_empty() && !e.contains('-') => Some(n),
+                        _ => {
+                            errs.add("estimate", "estimate_required");
+                            None
+                        }
+                    }
+                }
+            };
+            Some(Action::Close(Closure {
+                kind,
+                note,
+                after_photo: uuid_field(
+                    &mut errs,
+                    "after_photo",
+                    &input.after_photo,
+                    "after_photo_required",
+                ),
+                estimate_rupiah: estimate,
+                programme: input.programme.trim().to_string(),
+                budget_agency: uuid_field(
+                    &mut errs,
+                    "budget_agency",
+                    &input.budget_agency,
+                    "agency_required",
+                ),
+                referred_to: input.referred_to.trim().to_string(),
+                duplicate_of: input.duplicate_of.trim().to_uppercase(),
+            }))
+        }
+        _ => {
+            errs.add("action", "transition_not_allowed");
+            None
+        }
+    };
+    match action {
+        Some(a) if errs.is_empty() => Ok(a),
+        _ => Err(errs),
+    }
+}
+
+fn problems_to_errors(p: Vec<domain::Problem>) -> FieldErrors {
+    let mut errs = FieldErrors::default();
+    for (f, k) in p {
+        errs.add(f, k);
+    }
+    errs
+}
+
+/// Applies an action by a person, with its deadline change, timeline entry, notices and audit,
+/// in one transaction. A refused action changes nothing.
+pub async fn act(
+    db: &Db,
+    notifier: &Notifier,
+    files: &FileStore,
+    city: &City,
+    who: &Account,
+    code: &str,
+    input: &ActionInput,
+) -> AppResult<Report> {
+    let action = parse_action(input).map_err(AppError::Invalid)?;
+    let now = notifier.now();
+    let now_us = to_us(now);
+    let mut tx = db.tx().await?;
+    let Some(m) = report::Entity::find()
+        .filter(report::Column::CityCode.eq(&city.code))
+        .filter(report::Column::Code.eq(code.trim().to_uppercase()))
+        .one(&*tx)
+        .await?
+    else {
+        return Err(AppError::NotFound);
+    };
+    let r = to_report(m.clone(), vec![]);
+    let role = actor_for(&r, who).ok_or(AppError::Forbidden)?;
+    let step = match domain::apply(r.state, r.awaiting_confirmation, role, &action) {
+        Ok(s) => s,
+        Err(Refusal::NotAllowed) => {
+            return Err(AppError::invalid("action", "transition_not_allowed"));
+        }
+        Err(Refusal::Invalid(p)) => return Err(AppError::Invalid(problems_to_errors(p))),
+    };
+    // Checks that need the database.
+    let mut errs = FieldErrors::default();
+    let agency_ok = |id: Uuid| async move {
+        agency::Entity::find_by_id((city.code.clone(), id))
+            .one(db.conn())
+            .await
+            .map(|a| a.is_some_and(|a| a.active))
+    };
+    if let Some(a) = step.new_agency
+        && !agency_ok(a).await?
+    {
+        errs.add("agency", "agency_required");
+    }
+    let mut master: Option<report::Model> = None;
+    if let Action::Close(c) = &action {
+        if let Some(a) = c.budget_agency
+            && !agency_ok(a).await?
+        {
+            errs.add("budget_agency", "agency_required");
+        }
+        if let Some(p) = c.after_photo {
+            match files.get(db, city, p).await? {
+                Some(f) if f.owner_id == Some(who.id) => {}
+                _ => errs.add("after_photo", "photo_invalid"),
+            }
+        }
+        if c.kind == Some(ClosureKind::Duplicate) {
+            master = report::Entity::find()
+                .filter(report::Column::CityCode.eq(&city.code))
+                .filter(report::Column::Code.eq(&c.duplicate_of))
+                .one(&*tx)
+                .await?
+                .filter(|x| x.id != m.id && x.state != State::Duplikat.code());
+            if master.is_none() {
+                errs.add("duplicate_of", "duplicate_of_unknown");
+            }
+        }
+    }
+    errs.into_result().map_err(AppError::Invalid)?;
+
+    // The deadline.
+    let running = deadlines::running(&*tx, city, SUBJECT, &r.code).await?;
+    match step.clock {
+        ClockOp::StartStage(stage) => {
+            if let Some(id) = running {
+                deadlines::stop(&tx, city, id, now).await?;
+            }
+            deadlines::start(
+                &tx,
+                city,
+                now,
+                NewDeadline {
+                    app: "masyarakat".into(),
+                    kind: stage.kind().into(),
+                    subject_type: SUBJECT.into(),
+                    subject_id: r.code.clone(),
+                    stage: stage.code().into(),
+                    title: r.code.clone(),
+                    link: format!("/staf/pengaduan/{}", r.code),
+                    agency_id: step.new_agency.or(r.agency_id),
+                    assignee_id: None,
+                    requester_id: Some(r.reporter_id),
+                },
+            )
+            .await?;
+        }
+        ClockOp::Pause => {
+            if let Some(id) = running {
+                deadlines::pause(&tx, city, id, now).await?;
+            }
+        }
+        ClockOp::Resume => {
+            if let Some(id) = running {
+                deadlines::resume(&tx, city, id, now).await?;
+            }
+        }
+        ClockOp::Stop => {
+            if let Some(id) = running {
+                deadlines::stop(&tx, city, id, now).await?;
+            }
+        }
+        ClockOp::None => {}
+    }
+
+    // The report.
+    let from = r.state;
+    let mut am: report::ActiveModel = m.clone().into();
+    am.state = Set(step.to.code().into());
+    am.updated_us = Set(now_us);
+    if let Some(a) = step.new_agency {
+        am.agency_id = Set(Some(a));
+        am.assignee_id = Set(None);
+    }
+    if matches!(action, Action::Dispose { .. }) && r.verified_at.is_none() {
+        am.verified_us = Set(Some(now_us));
+    }
+    let note = match &action {
+        Action::Hold { question } => question.trim().to_string(),
+        Action::Answer { text } => text.trim().to_string(),
+        Action::Schedule { note } => note.trim().to_string(),
+        Action::Dispute { reason } => reason.trim().to_string(),
+        Action::Close(c) => c.note.trim().to_string(),
+        _ => String::new(),
+    };
+    if let Action::Close(c) = &action
+        && let Some(kind) = c.kind
+    {
+        am.closure = Set(Some(kind.code().into()));
+        am.closure_note = Set(c.note.trim().into());
+        am.after_photo = Set(c.after_photo);
+        am.estimate_rupiah = Set(c.estimate_rupiah);
+        am.programme = Set(c.programme.clone());
+        am.budget_agency_id = Set(c.budget_agency);
+        am.referred_to = Set(c.referred_to.clone());
+        am.duplicate_of = Set(master.as_ref().map(|x| x.id));
+        am.closed_us = Set(Some(now_us));
+        am.awaiting_confirmation = Set(kind.asks_confirmation());
+        let cal = platform::calendar::load(&*tx, city).await?;
+        am.confirm_due_us = Set(if kind.asks_confirmation() {
+            cal.add_working_days(now, 10, &[]).map(to_us)
+        } else {
+            None
+        });
+        am.confirmation = Set(None);
+        if let Some(f) = c.after_photo {
+            photo::ActiveModel {
+                city_code: Set(city.code.clone()),
+                report_id: Set(r.id),
+                file_id: Set(f),
+                kind: Set("after".into()),
+                sort: Set(0),
+            }
+            .insert(&*tx)
+            .await?;
+        }
+    }
+    match &action {
+        Action::Confirm => {
+            am.awaiting_confirmation = Set(false);
+            am.confirmation = Set(Some("confirmed".into()));
+        }
+        Action::Dispute { .. } => {
+            am.awaiting_confirmation = Set(false);
+            am.confirmation = Set(Some("disputed".into()));
+            am.closure = Set(None);
+            am.closed_us = Set(None);
+            am.confirm_due_us = Set(None);
+        }
+        _ => {}
+    }
+    if step.tell_reporter && !note.is_empty() {
+        am.status_note = Set(note.clone());
+    }
+    am.update(&*tx).await?;
+
+    // Duplicates: the reporter and supporters follow the master.
+    if let Some(master) = &master {
+        let mut followers: Vec<Uuid> = support::Entity::find()
+            .filter(support::Column::CityCode.eq(&city.code))
+            .filter(support::Column::ReportId.eq(r.id))
+            .all(&*tx)
+            .await?
+            .into_iter()
+            .map(|s| s.account_id)
+            .collect();
+        followers.push(r.reporter_id);
+        let mut added = 0;
+        for f in followers.into_iter().filter(|f| *f != master.reporter_id) {
+            added += support::Entity::insert(support::ActiveModel {
+                city_code: Set(city.code.clone()),
+                report_id: Set(master.id),
+                account_id: Set(f),
+                created_us: Set(now_us),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    support::Column::CityCode,
+                    support::Column::ReportId,
+                    support::Column::AccountId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&*tx)
+            .await?;
+        }
+        report::Entity::update_many()
+            .col_expr(
+                report::Column::Supporters,
+                sea_orm::sea_query::ExprTrait::add(
+                    Expr::col(report::Column::Supporters),
+                    Expr::value(i32::try_from(added).unwrap_or(0)),
+                ),
+            )
+            .filter(report::Column::CityCode.eq(&city.code))
+            .filter(report::Column::Id.eq(master.id))
+            .exec(&*tx)
+            .await?;
+    }
+
+    let actor = who.actor();
+    add_event(
+        &tx,
+        city,
+        r.id,
+        now_us,
+        &actor,
+        Ev {
+            kind: action.code(),
+            from: Some(from),
+            to: Some(step.to),
+            note: &note,
+            internal: false,
+        },
+    )
+    .await?;
+
+    // Notices: the reporter and supporters; the agency's officers on a new disposition.
+    if step.tell_reporter {
+        let mut ids = vec![r.reporter_id];
+        ids.extend(
+            support::Entity::find()
+                .filter(support::Column::CityCode.eq(&city.code))
+                .filter(support::Column::ReportId.eq(r.id))
+                .all(&*tx)
+                .await?
+                .into_iter()
+                .map(|s| s.account_id),
+        );
+        let people = people_of(&*tx, city, &ids).await?;
+        let (code, to, note2) = (r.code.clone(), step.to, note.clone());
+        let vars = move |lang: Lang| {
+            vec![
+                ("code", code.clone()),
+                ("state", state_label(to, lang)),
+                ("note", note2.clone()),
+            ]
+        };
+        notifier
+            .enqueue(
+                &tx,
+                city,
+                &people,
+                &CITIZEN_CHANNELS,
+                &Notice {
+                    template: "masyarakat.update",
+                    vars: &vars,
+                    link: Some(public_path(&r.code)),
+                    source_type: SUBJECT,
+                    source_id: r.code.clone(),
+                    key: format!("mas:{}:{}:{}", r.code, action.code(), now_us),
+                },
+            )
+            .await?;
+    }
+    if let Some(a) = step.new_agency {
+        let officers: Vec<Uuid> = account::Entity::find()
+            .filter(account::Column::CityCode.eq(&city.code))
+            .filter(account::Column::AgencyId.eq(a))
+            .filter(account::Column::Role.is_in([Role::Officer.code(), Role::Head.code()]))
+            .filter(account::Column::Active.eq(true))
+            .all(&*tx)
+            .await?
+            .into_iter()
+            .map(|x| x.id)
+            .collect();
+        let people = people_of(&*tx, city, &officers).await?;
+        let cat = category::Entity::find_by_id((city.code.clone(), r.category_id))
+            .one(&*tx)
+            .await?
+            .map(Category::from);
+        let code = r.code.clone();
+        let vars = move |lang: Lang| {
+            vec![
+                ("code", code.clone()),
+                (
+                    "category",
+                    cat.as_ref()
+                        .map(|c| c.name(lang).to_string())
+                        .unwrap_or_default(),
+                ),
+            ]
+        };
+        notifier
+            .enqueue(
+                &tx,
+                city,
+                &people,
+                &STAFF_CHANNELS,
+                &Notice {
+                    template: "masyarakat.disposed",
+                    vars: &vars,
+                    link: Some(format!("/staf/pengaduan/{}", r.code)),
+                    source_type: SUBJECT,
+                    source_id: r.code.clone(),
+                    key: format!("mas:{}:to:{a}:{now_us}", r.code),
+                },
+            )
+            .await?;
+    }
+    tx.audit(
+        &city.code,
+        &actor,
+        Change {
+            action: &format!("masyarakat.{}", action.code()),
+            subject_type: SUBJECT,
+            subject_id: r.code.clone(),
+            before: Some(serde_json::json!({ "state": from.code() })),
+            after: Some(serde_json::json!({ "state": step.to.code(), "agency": step.new_agency })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get_by_code(db.conn(), city, &r.code)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+async fn people_of<C: ConnectionTrait>(
+    conn: &C,
+    city: &City,
+    ids: &[Uuid],
+) -> AppResult<Vec<Person>> {
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(m) = account::Entity::find_by_id((city.code.clone(), *id))
+            .one(conn)
+            .await?
+            && m.active
+        {
+            let prefs = platform::notify::prefs_of(conn, &city.code, m.id).await?;
+            let acc = Account::from(m);
+            out.push(Person::from_account_view(&acc, prefs));
+        }
+    }
+    Ok(out)
+}
+
+/// "Saya juga": a citizen supports and follows someone else's open report.
+pub async fn support(
+    db: &Db,
+    notifier: &Notifier,
+    city: &City,
+    who: &Account,
+    code: &str,
+) -> AppResult<Report> {
+    let now_us = to_us(notifier.now());
+    let mut tx = db.tx().await?;
+    let Some(m) = report::Entity::find()
+        .filter(report::Column::CityCode.eq(&city.code))
+        .filter(report::Column::Code.eq(code.trim().to_uppercase()))
+        .one(&*tx)
+        .await?
+    else {
+        return Err(AppError::NotFound);
+    };
+    if m.reporter_id == who.id {
+        return Err(AppError::invalid("support", "support_own_report"));
+    }
+    let state = State::parse(&m.state).unwrap_or(State::Diterima);
+    if state.is_closed() || !Privacy::parse(&m.privacy).is_some_and(Privacy::is_listed_publicly) {
+        return Err(AppError::invalid("support", "support_not_open"));
+    }
+    let added = support::Entity::insert(support::ActiveModel {
+        city_code: Set(city.code.clone()),
+        report_id: Set(m.id),
+        account_id: Set(who.id),
+        created_us: Set(now_us),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            support::Column::CityCode,
+            support::Column::ReportId,
+            support::Column::AccountId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(&*tx)
+    .await?;
+    if added == 1 {
+        report::Entity::update_many()
+            .col_expr(
+                report::Column::Supporters,
+                sea_orm::sea_query::ExprTrait::add(
+                    Expr::col(report::Column::Supporters),
+                    Expr::value(1),
+                ),
+            )
+            .filter(report::Column::CityCode.eq(&city.code))
+            .filter(report::Column::Id.eq(m.id))
+            .exec(&*tx)
+            .await?;
+        add_event(
+            &tx,
+            city,
+            m.id,
+            now_us,
+            &who.actor(),
+            Ev {
+                kind: "support",
+                from: None,
+                to: None,
+                note: "",
+                internal: false,
+            },
+        )
+        .await?;
+        tx.audit(
+            &city.code,
+            &who.actor(),
+            Change {
+                action: "masyarakat.support",
+                subject_type: SUBJECT,
+                subject_id: m.code.clone(),
+                before: None,
+                after: None,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    get_by_code(db.conn(), city, code)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// A closed report the reporter did not answer within its window counts as confirmed.
+pub async fn confirm_by_silence(db: &Db, now: DateTime<Utc>) -> AppResult<u64> {
+    let res = report::Entity::update_many()
+        .col_expr(report::Column::AwaitingConfirmation, Expr::value(false))
+        .col_expr(report::Column::Confirmation, Expr::value("silence"))
+        .filter(report::Column::AwaitingConfirmation.eq(true))
+        .filter(report::Column::ConfirmDueUs.lte(to_us(now)))
+        .exec(db.conn())
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub note: String,
+    pub internal: bool,
+    /// Empty where the viewer may not know who acted.
+    pub actor: String,
+}
+
+/// The timeline, oldest first; internal notes only when asked for (staff).
+pub async fn timeline(
+    db: &Db,
+    city: &City,
+    report_id: Uuid,
+    with_internal: bool,
+) -> AppResult<Vec<TimelineEntry>> {
+    let mut q = event::Entity::find()
+        .filter(event::Column::CityCode.eq(&city.code))
+        .filter(event::Column::ReportId.eq(report_id));
+    if !with_internal {
+        q = q.filter(event::Column::Internal.eq(false));
+    }
+    Ok(q.order_by_asc(event::Column::AtUs)
+        .order_by_asc(event::Column::Id)
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(|e| TimelineEntry {
+            at: from_us(e.at_us),
+            kind: e.kind,
+            from_state: e.from_state,
+            to_state: e.to_state,
+            note: e.note,
+            internal: e.internal,
+            actor: e.actor_label,
+        })
+        .collect())
+}
+
+/// An internal note by staff (never shown publicly).
+pub async fn add_internal_note(
+    db: &Db,
+    notifier: &Notifier,
+    city: &City,
+    who: &Account,
+    code: &str,
+    text: &str,
+) -> AppResult<()> {
+    if text.trim().is_empty() {
+        return Err(AppError::invalid("note", "required"));
+    }
+    let r = get_by_code(db.conn(), city, code)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    match actor_for(&r, who) {
+        Some(domain::Actor::Verifier | domain::Actor::Agency) => {}
+        _ => return Err(AppError::Forbidden),
+    }
+    let mut tx = db.tx().await?;
+    add_event(
+        &tx,
+        city,
+        r.id,
+        to_us(notifier.now()),
+        &who.actor(),
+        Ev {
+            kind: "note",
+            from: None,
+            to: None,
+            note: text.trim(),
+            internal: true,
+        },
+    )
+    .await?;
+    tx.audit(
+        &city.code,
+        &who.actor(),
+        Change {
+            action: "masyarakat.note",
+            subject_type: SUBJECT,
+            subject_id: r.code.clone(),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The staff inbox's filters.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InboxFilter {
+    pub state: Option<State>,
+    pub agency: Option<Uuid>,
+    pub category: Option<Uuid>,
+    pub kelurahan: Option<String>,
+    /// Only those whose running deadline is past due.
+    pub overdue: bool,
+}
+
+/// Reports for staff, newest first, paged in the database (`before`: the last id of the
+/// previous page; ids are time-ordered).
+pub async fn inbox(
+    db: &Db,
+    city: &City,
+    f: &InboxFilter,
+    now: DateTime<Utc>,
+    limit: u64,
+    before: Option<Uuid>,
+) -> AppResult<Vec<Report>> {
+    let mut q = report::Entity::find().filter(report::Column::CityCode.eq(&city.code));
+    if let Some(s) = f.state {
+        q = q.filter(report::Column::State.eq(s.code()));
+    }
+    if let Some(a) = f.agency {
+        q = q.filter(report::Column::AgencyId.eq(a));
+    }
+    if let Some(c) = f.category {
+        q = q.filter(report::Column::CategoryId.eq(c));
+    }
+    if let Some(k) = &f.kelurahan {
+        q = q.filter(report::Column::KelurahanCode.eq(k.clone()));
+    }
+    if f.overdue {
+        let codes: Vec<String> = deadlines::overview(
+            db,
+            city,
+            deadlines::Bucket::Breached,
+            Some("masyarakat"),
+            now,
+            1000,
+            0,
+        )
+        .await?
+        .into_iter()
+        .map(|d| d.subject_id)
+        .collect();
+        q = q.filter(report::Column::Code.is_in(codes));
+    }
+    if let Some(b) = before {
+        q = q.filter(report::Column::Id.lt(b));
+    }
+    let rows = q
+        .order_by_desc(report::Column::Id)
+        .limit(limit)
+        .all(db.conn())
+        .await?;
+    Ok(rows.into_iter().map(|m| to_report(m, vec![])).collect())
+}
+
+/// How many reports a city has (for the benchmark and statistics).
+pub async fn count(db: &Db, city: &City) -> AppResult<u64> {
+    Ok(report::Entity::find()
+        .filter(report::Column::CityCode.eq(&city.code))
+        .count(db.conn())
+        .await?)
+}

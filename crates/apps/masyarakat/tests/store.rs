@@ -1,0 +1,935 @@
+//! e-Masyarakat's rules through its store, on both backends, with a fake clock: the happy path
+//! from report to confirmed fix, needs-budget, bad input that saves nothing, duplicates, support,
+//! privacy, and the deadlines and notices each step causes.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use masyarakat::domain::State;
+use masyarakat::store::{self, ActionInput, CategoryInput, Question, ReportInput};
+use platform::accounts::{self, Account, Passwords, RegisterInput, StaffInput};
+use platform::agencies::{self, AgencyInput};
+use platform::audit::Actor;
+use platform::city::{self, City, CityCache, NewCity};
+use platform::clock::FakeClock;
+use platform::db_test;
+use platform::deadlines::{self, Bucket};
+use platform::files::FileStore;
+use platform::notify::{self, Notifier, NotifySettings};
+use platform::testkit::TestDb;
+
+fn wib(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    chrono_tz::Asia::Jakarta
+        .with_ymd_and_hms(y, mo, d, h, mi, 0)
+        .single()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn jpeg() -> bytes::Bytes {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, 128])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .unwrap();
+    bytes::Bytes::from(out.into_inner())
+}
+
+struct W {
+    city: City,
+    clock: FakeClock,
+    n: Notifier,
+    files: FileStore,
+    pupr: uuid::Uuid,
+    bappeda: uuid::Uuid,
+    citizen: Account,
+    neighbour: Account,
+    verifier: Account,
+    officer: Account,
+    other_officer: Account,
+}
+
+async fn staff(t: &TestDb, c: &City, u: &str, role: &str, agency: Option<uuid::Uuid>) -> Account {
+    accounts::create_staff(
+        &t.db,
+        &Passwords::fast_for_tests(),
+        c,
+        &Actor::cli(),
+        &StaffInput {
+            username: u.into(),
+            full_name: format!("Staf {u}"),
+            role: role.into(),
+            agency_id: agency.map(|a| a.to_string()).unwrap_or_default(),
+            password: "rahasia-123".into(),
+            email: format!("{u}@binjai.example.id"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn world(t: &TestDb) -> W {
+    t.migrate(&masyarakat::migrations()).await;
+    store::register_messages();
+    let city = city::create(
+        &t.db,
+        &Actor::cli(),
+        NewCity {
+            code: "12.75".into(),
+            host: None,
+            own_nik_only: true,
+        },
+    )
+    .await
+    .unwrap();
+    let ag = |name: &str, short: &str| AgencyInput {
+        name: name.into(),
+        short_name: short.into(),
+        kind: "dinas".into(),
+        ..Default::default()
+    };
+    let pupr = agencies::create(&t.db, &city, &Actor::cli(), &ag("Dinas PUPR", "PUPR"))
+        .await
+        .unwrap()
+        .id;
+    let dlh = agencies::create(
+        &t.db,
+        &city,
+        &Actor::cli(),
+        &ag("Dinas Lingkungan Hidup", "DLH"),
+    )
+    .await
+    .unwrap()
+    .id;
+    let bappeda = agencies::create(
+        &t.db,
+        &city,
+        &Actor::cli(),
+        &AgencyInput {
+            kind: "badan".into(),
+            ..ag("Bappeda", "Bappeda")
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let pw = Passwords::fast_for_tests();
+    let reg = |nik: &str, phone: &str, email: &str| RegisterInput {
+        nik: nik.into(),
+        full_name: "Budi Santoso".into(),
+        phone: phone.into(),
+        email: email.into(),
+        password: "rahasia-123".into(),
+        password_confirm: None,
+    };
+    let citizen = accounts::register_citizen(
+        &t.db,
+        &pw,
+        &city,
+        &reg(
+            "1275021508900001",
+            "0812-3456-7890",
+            "budi@warga.example.id",
+        ),
+    )
+    .await
+    .unwrap();
+    let neighbour = accounts::register_citizen(
+        &t.db,
+        &pw,
+        &city,
+        &reg("1275025508900002", "0812-3456-7891", ""),
+    )
+    .await
+    .unwrap();
+    let verifier = staff(t, &city, "operator", "operator", None).await;
+    let officer = staff(t, &city, "petugas.pupr", "officer", Some(pupr)).await;
+    let other_officer = staff(t, &city, "petugas.dlh", "officer", Some(dlh)).await;
+    store::create_category(
+        &t.db,
+        &city,
+        &Actor::cli(),
+        &CategoryInput {
+            code: "lampu-jalan".into(),
+            name_id: "Lampu jalan mati".into(),
+            name_en: "Streetlight out".into(),
+            agency_id: Some(pupr),
+            questions: vec![Question {
+                code: "tiang".into(),
+                label_id: "Nomor tiang".into(),
+                label_en: "Pole number".into(),
+                kind: "text".into(),
+                required: false,
+                options: vec![],
+            }],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let clock = FakeClock::at(wib(2026, 11, 23, 9, 0)); // Monday
+    let n = Notifier::new(
+        NotifySettings {
+            public_url: "https://binjaikota.example.id".into(),
+            ..Default::default()
+        },
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let files = FileStore::local(&t.dir.path().join("files")).unwrap();
+    W {
+        city,
+        clock,
+        n,
+        files,
+        pupr,
+        bappeda,
+        citizen,
+        neighbour,
+        verifier,
+        officer,
+        other_officer,
+    }
+}
+
+async fn photo(w: &W, t: &TestDb, by: &Account) -> uuid::Uuid {
+    w.files
+        .save_image(&t.db, &w.city, &by.actor(), jpeg())
+        .await
+        .unwrap()
+        .id
+}
+
+fn report_input(photo: uuid::Uuid) -> ReportInput {
+    ReportInput {
+        category: "lampu-jalan".into(),
+        description: "Lampu jalan di depan SD Negeri 3 mati sejak seminggu.".into(),
+        privacy: "public".into(),
+        lat: "3.6001".into(),
+        lon: "98.4852".into(),
+        address: "Jl. Sudirman depan SD Negeri 3".into(),
+        photos: vec![photo],
+        ..Default::default()
+    }
+}
+
+fn act(action: &str) -> ActionInput {
+    ActionInput {
+        action: action.into(),
+        ..Default::default()
+    }
+}
+
+fn keys(e: platform::AppError) -> Vec<(String, &'static str)> {
+    match e {
+        platform::AppError::Invalid(errs) => errs.0.into_iter().map(|e| (e.field, e.key)).collect(),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+db_test!(
+    a_streetlight_goes_from_report_to_confirmed_fix,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let p = photo(&w, t, &w.citizen).await;
+        let r = store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &report_input(p))
+            .await
+            .unwrap();
+        assert_eq!(r.code, "ADU-2026-000001");
+        assert_eq!(r.state, State::Diterima);
+        assert_eq!(r.photos, vec![p]);
+        // The verification deadline runs: 3 working days, due Thursday 09.00.
+        let d = deadlines::of_subject(&t.db, &w.city, store::SUBJECT, &r.code, w.clock.now_utc())
+            .await
+            .unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].kind.as_str(), d[0].due_at),
+            ("masyarakat.verifikasi", Some(wib(2026, 11, 26, 9, 0)))
+        );
+        // The reporter got a receipt (in-app now; email and SMS are not configured here).
+        let out = notify::outbox_list(&t.db, &w.city, None, 50, 0)
+            .await
+            .unwrap();
+        assert!(out.iter().any(|m| m.channel == "in_app" && m.subject == "Pengaduan ADU-2026-000001 diterima"));
+
+        // The agency cannot act before it has the report; the reporter cannot dispose.
+        let e = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &r.code,
+            &act("start"),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, platform::AppError::Forbidden), "{e:?}");
+        let e = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &r.code,
+            &ActionInput {
+                agency: w.pupr.to_string(),
+                ..act("dispose")
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            keys(e),
+            vec![("action".to_string(), "transition_not_allowed")]
+        );
+
+        w.clock.set(wib(2026, 11, 24, 10, 0));
+        let r = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &r.code,
+            &ActionInput {
+                agency: w.pupr.to_string(),
+                ..act("dispose")
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.state, r.agency_id), (State::Didisposisi, Some(w.pupr)));
+        assert_eq!(r.verified_at, Some(wib(2026, 11, 24, 10, 0)));
+        let d = deadlines::of_subject(&t.db, &w.city, store::SUBJECT, &r.code, w.clock.now_utc())
+            .await
+            .unwrap();
+        assert_eq!(d[0].state, "met", "verified on time");
+        assert_eq!(
+            (d[1].kind.as_str(), d[1].due_at),
+            ("masyarakat.tindak_lanjut", Some(wib(2026, 12, 1, 10, 0)))
+        );
+        // The officers of PUPR heard of it; those of DLH did not.
+        let inbox = notify::outbox_list(&t.db, &w.city, None, 50, 0)
+            .await
+            .unwrap();
+        assert!(inbox.iter().any(|m| m.account_id == Some(w.officer.id)
+            && m.subject == "Pengaduan baru untuk OPD Anda: ADU-2026-000001"));
+        assert!(
+            !inbox
+                .iter()
+                .any(|m| m.account_id == Some(w.other_officer.id))
+        );
+        assert!(
+            store::act(
+                &t.db,
+                &w.n,
+                &w.files,
+                &w.city,
+                &w.other_officer,
+                &r.code,
+                &act("start")
+            )
+            .await
+            .is_err()
+        );
+
+        let r = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &r.code,
+            &act("start"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.state, State::Diproses);
+        // Fixing needs an after photo; nothing changes without one.
+        let close = ActionInput {
+            closure: "fixed_directly".into(),
+            note: "Lampu sudah diganti.".into(),
+            ..act("close")
+        };
+        let e = store::act(&t.db, &w.n, &w.files, &w.city, &w.officer, &r.code, &close)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            keys(e),
+            vec![("after_photo".to_string(), "after_photo_required")]
+        );
+        let e = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &r.code,
+            &ActionInput {
+                closure: String::new(),
+                ..close.clone()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(keys(e), vec![("closure".to_string(), "closure_required")]);
+        assert_eq!(
+            store::get_by_code(t.db.conn(), &w.city, &r.code)
+                .await
+                .unwrap()
+                .unwrap()
+                .state,
+            State::Diproses
+        );
+        // Someone else's photo is not evidence.
+        let e = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &r.code,
+            &ActionInput {
+                after_photo: p.to_string(),
+                ..close.clone()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(keys(e), vec![("after_photo".to_string(), "photo_invalid")]);
+
+        w.clock.set(wib(2026, 11, 26, 14, 0));
+        let after = photo(&w, t, &w.officer).await;
+        let r = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &r.code,
+            &ActionInput {
+                after_photo: after.to_string(),
+                ..close
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.state, State::SelesaiLangsung);
+        assert!(r.awaiting_confirmation);
+        assert_eq!(
+            r.confirm_due_at,
+            Some(wib(2026, 12, 10, 14, 0)),
+            "10 working days to confirm"
+        );
+        assert_eq!(r.status_note, "Lampu sudah diganti.");
+        let d = deadlines::of_subject(&t.db, &w.city, store::SUBJECT, &r.code, w.clock.now_utc())
+            .await
+            .unwrap();
+        assert_eq!(d[1].state, "met", "followed up on time");
+
+        let r = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &r.code,
+            &act("confirm"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (r.awaiting_confirmation, r.confirmation.as_deref()),
+            (false, Some("confirmed"))
+        );
+        let tl = store::timeline(&t.db, &w.city, r.id, false).await.unwrap();
+        let kinds: Vec<&str> = tl.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            vec!["submit", "dispose", "start", "close", "confirm"]
+        );
+        let updates = notify::outbox_list(&t.db, &w.city, None, 100, 0)
+            .await
+            .unwrap();
+        assert!(
+            updates.iter().any(|m| m.account_id == Some(w.citizen.id)
+                && m.subject == "Pengaduan ADU-2026-000001: Selesai diperbaiki"),
+            "{:?}",
+            updates.iter().map(|m| &m.subject).collect::<Vec<_>>()
+        );
+    }
+);
+
+db_test!(
+    needs_budget_keeps_its_estimate_and_a_dispute_reopens,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let p = photo(&w, t, &w.citizen).await;
+        let r = store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &report_input(p))
+            .await
+            .unwrap();
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &r.code,
+            &ActionInput {
+                agency: w.pupr.to_string(),
+                ..act("dispose")
+            },
+        )
+        .await
+        .unwrap();
+        let budget = ActionInput {
+            closure: "needs_budget".into(),
+            note: "Jaringan kabel harus diganti; diusulkan ke Musrenbang.".into(),
+            estimate: "Rp 150.000.000".into(),
+            programme: "Rehabilitasi penerangan jalan umum".into(),
+            ..act("close")
+        };
+        let e = store::act(&t.db, &w.n, &w.files, &w.city, &w.officer, &r.code, &budget)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            keys(e),
+            vec![("budget_agency".to_string(), "agency_required")]
+        );
+        let r = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &r.code,
+            &ActionInput {
+                budget_agency: w.bappeda.to_string(),
+                ..budget
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (r.state, r.estimate_rupiah, r.budget_agency_id),
+            (State::ButuhAnggaran, Some(150_000_000), Some(w.bappeda))
+        );
+        let e = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &r.code,
+            &act("dispute"),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            keys(e),
+            vec![("reason".to_string(), "dispute_reason_required")]
+        );
+        let r = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &r.code,
+            &ActionInput {
+                note: "Belum ada perbaikan sementara.".into(),
+                ..act("dispute")
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.state, r.closure), (State::DibukaKembali, None));
+        let d = deadlines::overview(
+            &t.db,
+            &w.city,
+            Bucket::Upcoming,
+            Some("masyarakat"),
+            w.clock.now_utc(),
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+        assert_eq!(d.len(), 1, "a new follow-up deadline runs");
+        // Silence confirms: another closure, then 10 working days pass.
+        let after = photo(&w, t, &w.officer).await;
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &r.code,
+            &ActionInput {
+                closure: "fixed_directly".into(),
+                note: "Diperbaiki sementara.".into(),
+                after_photo: after.to_string(),
+                ..act("close")
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            store::confirm_by_silence(&t.db, wib(2026, 12, 4, 9, 0))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store::confirm_by_silence(&t.db, wib(2026, 12, 8, 9, 1))
+                .await
+                .unwrap(),
+            1
+        );
+        let r = store::get_by_code(t.db.conn(), &w.city, &r.code)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.confirmation.as_deref(), Some("silence"));
+    }
+);
+
+db_test!(
+    bad_reports_are_refused_field_by_field_and_nothing_is_saved,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let p = photo(&w, t, &w.citizen).await;
+        let theirs = photo(&w, t, &w.neighbour).await;
+        let cases: Vec<(ReportInput, Vec<(&str, &str)>)> = vec![
+            (
+                ReportInput {
+                    lat: String::new(),
+                    lon: String::new(),
+                    ..report_input(p)
+                },
+                vec![("location", "location_required")],
+            ),
+            (
+                ReportInput {
+                    lat: "48.85".into(),
+                    lon: "2.35".into(),
+                    ..report_input(p)
+                },
+                vec![("location", "location_outside_city")],
+            ),
+            (
+                ReportInput {
+                    lat: "utara".into(),
+                    ..report_input(p)
+                },
+                vec![("location", "location_invalid")],
+            ),
+            (
+                ReportInput {
+                    description: "  ".into(),
+                    ..report_input(p)
+                },
+                vec![("description", "description_required")],
+            ),
+            (
+                ReportInput {
+                    category: "banjir".into(),
+                    ..report_input(p)
+                },
+                vec![("category", "category_unknown")],
+            ),
+            (
+                ReportInput {
+                    photos: vec![],
+                    ..report_input(p)
+                },
+                vec![("photos", "photo_required")],
+            ),
+            (
+                ReportInput {
+                    photos: vec![theirs],
+                    ..report_input(p)
+                },
+                vec![("photos", "photo_invalid")],
+            ),
+            (
+                ReportInput {
+                    lat: String::new(),
+                    lon: String::new(),
+                    kelurahan: "31.71.01.1001".into(),
+                    ..report_input(p)
+                },
+                vec![("kelurahan", "region_not_in_city")],
+            ),
+            (
+                ReportInput {
+                    privacy: "rahasia".into(),
+                    ..report_input(p)
+                },
+                vec![("privacy", "choose_one")],
+            ),
+        ];
+        for (input, want) in cases {
+            let e = store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &input)
+                .await
+                .unwrap_err();
+            let got = keys(e);
+            let want: Vec<(String, &str)> =
+                want.into_iter().map(|(f, k)| (f.to_string(), k)).collect();
+            assert_eq!(got, want);
+        }
+        // Binjai's city box (set by the admin) refuses a point in Medan.
+        store::save_settings(
+            &t.db,
+            &w.city,
+            &Actor::cli(),
+            store::Settings {
+                min_lat: 3.55,
+                min_lon: 98.44,
+                max_lat: 3.67,
+                max_lon: 98.54,
+                duplicate_radius_m: 150,
+                duplicate_days: 30,
+            },
+        )
+        .await
+        .unwrap();
+        let e = store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &ReportInput {
+                lat: "3.5952".into(),
+                lon: "98.6722".into(),
+                ..report_input(p)
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            keys(e),
+            vec![("location".to_string(), "location_outside_city")]
+        );
+        assert_eq!(
+            store::count(&t.db, &w.city).await.unwrap(),
+            0,
+            "nothing half-saved"
+        );
+        // Without GPS, a kelurahan of Binjai does.
+        let r = store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &ReportInput {
+                lat: String::new(),
+                lon: String::new(),
+                kelurahan: "12.75.02.1001".into(),
+                ..report_input(p)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.kelurahan_code.as_deref(), Some("12.75.02.1001"));
+    }
+);
+
+db_test!(
+    supporters_follow_and_duplicates_merge_into_the_master,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let p = photo(&w, t, &w.citizen).await;
+        let a = store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &report_input(p))
+            .await
+            .unwrap();
+        let q = photo(&w, t, &w.neighbour).await;
+        let b = store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.neighbour,
+            &report_input(q),
+        )
+        .await
+        .unwrap();
+        assert_eq!(b.code, "ADU-2026-000002");
+        let e = store::support(&t.db, &w.n, &w.city, &w.citizen, &a.code)
+            .await
+            .unwrap_err();
+        assert_eq!(keys(e), vec![("support".to_string(), "support_own_report")]);
+        let a2 = store::support(&t.db, &w.n, &w.city, &w.neighbour, &a.code)
+            .await
+            .unwrap();
+        assert_eq!(a2.supporters, 1);
+        assert_eq!(
+            store::support(&t.db, &w.n, &w.city, &w.neighbour, &a.code)
+                .await
+                .unwrap()
+                .supporters,
+            1,
+            "once per person"
+        );
+        // The verifier merges b into a: b's reporter now follows a (already did), b is closed.
+        let r = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &b.code,
+            &ActionInput {
+                closure: "duplicate".into(),
+                duplicate_of: "adu-2026-000001".into(),
+                note: "Sudah dilaporkan.".into(),
+                ..act("close")
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.state, r.duplicate_of), (State::Duplikat, Some(a.id)));
+        let e = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &a.code,
+            &ActionInput {
+                closure: "duplicate".into(),
+                duplicate_of: "ADU-2026-000009".into(),
+                note: "x".into(),
+                ..act("close")
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            keys(e),
+            vec![("duplicate_of".to_string(), "duplicate_of_unknown")]
+        );
+        // When a is dispositioned, the neighbour hears too.
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &a.code,
+            &ActionInput {
+                agency: w.pupr.to_string(),
+                ..act("dispose")
+            },
+        )
+        .await
+        .unwrap();
+        let out = notify::outbox_list(&t.db, &w.city, None, 100, 0)
+            .await
+            .unwrap();
+        assert!(out.iter().any(|m| m.account_id == Some(w.neighbour.id)
+            && m.subject.starts_with("Pengaduan ADU-2026-000001:")));
+        // Internal notes stay internal.
+        store::add_internal_note(
+            &t.db,
+            &w.n,
+            &w.city,
+            &w.officer,
+            &a.code,
+            "Cek stok lampu di gudang.",
+        )
+        .await
+        .unwrap();
+        let public = store::timeline(&t.db, &w.city, a.id, false).await.unwrap();
+        assert!(public.iter().all(|e| !e.note.contains("gudang")));
+        let staff = store::timeline(&t.db, &w.city, a.id, true).await.unwrap();
+        assert!(
+            staff
+                .iter()
+                .any(|e| e.internal && e.note.contains("gudang"))
+        );
+        assert!(matches!(
+            store::add_internal_note(&t.db, &w.n, &w.city, &w.citizen, &a.code, "x").await,
+            Err(platform::AppError::Forbidden)
+        ));
+    }
+);
+
+db_test!(
+    the_verification_deadline_escalates_when_missed,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let p = photo(&w, t, &w.citizen).await;
+        let r = store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &report_input(p))
+            .await
+            .unwrap();
+        // On hold: the clock stops while the reporter answers.
+        w.clock.set(wib(2026, 11, 23, 13, 0));
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &r.code,
+            &ActionInput {
+                note: "Nomor tiang berapa?".into(),
+                ..act("hold")
+            },
+        )
+        .await
+        .unwrap();
+        w.clock.set(wib(2026, 11, 30, 9, 0));
+        let cities = CityCache::default();
+        assert_eq!(
+            deadlines::tick(&t.db, &cities, &w.n).await.unwrap().fired,
+            0,
+            "paused: no escalation"
+        );
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &r.code,
+            &ActionInput {
+                note: "Tiang nomor 17.".into(),
+                ..act("answer")
+            },
+        )
+        .await
+        .unwrap();
+        let d = deadlines::of_subject(&t.db, &w.city, store::SUBJECT, &r.code, w.clock.now_utc())
+            .await
+            .unwrap();
+        // 4 h used Monday; 20 h left from Monday 30 Nov 09.00: Mon 7, Tue 8, Wed 5 → Wed 13.00.
+        assert_eq!(d[0].due_at, Some(wib(2026, 12, 2, 13, 0)));
+        w.clock.set(wib(2026, 12, 2, 13, 0));
+        let rep = deadlines::tick(&t.db, &cities, &w.n).await.unwrap();
+        assert!(rep.fired >= 1, "the breach fires");
+        let overdue = store::inbox(
+            &t.db,
+            &w.city,
+            &store::InboxFilter {
+                overdue: true,
+                ..Default::default()
+            },
+            w.clock.now_utc(),
+            10,
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(overdue.len(), 1);
+    }
+);
