@@ -19,6 +19,23 @@
       } catch (err) {}
     };
   }
+  // "Use my location": fills the latitude and longitude fields from the phone's GPS.
+  document.querySelectorAll('[data-gps]').forEach(function (btn) {
+    var ids = btn.getAttribute('data-gps').split(',');
+    var lat = document.getElementById(ids[0]), lon = document.getElementById(ids[1]);
+    var status = document.getElementById(ids[2]);
+    if (!('geolocation' in navigator)) { btn.hidden = true; return; }
+    btn.addEventListener('click', function () {
+      if (status) status.textContent = '…';
+      navigator.geolocation.getCurrentPosition(function (p) {
+        lat.value = p.coords.latitude.toFixed(6);
+        lon.value = p.coords.longitude.toFixed(6);
+        if (status) status.textContent = lat.value + ', ' + lon.value + ' (±' + Math.round(p.coords.accuracy) + ' m)';
+      }, function (e) {
+        if (status) status.textContent = e.message;
+      }, { enableHighAccuracy: true, timeout: 15000 });
+    });
+  });
   // A chosen file fills a text box (CSV imports post text, so they work without this too).
   document.querySelectorAll('input[type=file][data-fill]').forEach(function (input) {
     input.addEventListener('change', function () {

@@ -158,11 +158,16 @@ async fn open_db(s: &config::Resolved) -> anyhow::Result<Db> {
         }
     };
     let db = Db::connect(&target).await?;
-    let applied = platform::db::migrate::run(&db, &platform::app::all_migrations(&[])).await?;
+    let applied = platform::db::migrate::run(&db, &platform::app::all_migrations(&apps())).await?;
     if !applied.is_empty() {
         tracing::info!(count = applied.len(), "migrations applied");
     }
     Ok(db)
+}
+
+/// The rooms this binary serves.
+fn apps() -> Vec<Arc<dyn platform::app::CityApp>> {
+    vec![Arc::new(masyarakat::Masyarakat::new())]
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -318,8 +323,16 @@ fn init_logs(json: bool) {
 async fn serve(s: config::Resolved) -> anyhow::Result<()> {
     let db = open_db(&s).await?;
     let passwords = Passwords::standard();
+    let apps = apps();
     if s.demo {
         let seeded = platform::seed::demo(&db, &passwords).await?;
+        if let Some(city) = platform::city::get(&db, "12.75").await? {
+            for app in &apps {
+                app.seed_demo(&db, &city)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("demo data of {}: {e:?}", app.name()))?;
+            }
+        }
         print_demo(&s, seeded);
     }
     let files = FileStore::local(&s.data_dir.join("files"))?;
@@ -379,13 +392,14 @@ async fn serve(s: config::Resolved) -> anyhow::Result<()> {
             default_city,
             secure_cookies: s.secure_cookies,
         }),
-        apps: Arc::new(Vec::new()),
+        apps: Arc::new(apps.clone()),
         notifier: notifier.clone(),
     };
     // Deadlines and notifications: fire due ladder rungs, then deliver the outbox. Every
     // instance may run this; firing and delivery are each exactly-once across instances.
     let worker = {
         let (db, cities, notifier) = (db.clone(), state.cities.clone(), notifier.clone());
+        let apps = apps.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -397,6 +411,11 @@ async fn serve(s: config::Resolved) -> anyhow::Result<()> {
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = ?e, "deadline tick failed"),
+                }
+                for app in &apps {
+                    if let Err(e) = app.tick(&db, notifier.now()).await {
+                        tracing::warn!(app = app.name(), error = ?e, "app tick failed");
+                    }
                 }
                 match notifier.deliver_due(&db, 500).await {
                     Ok(r) if r.sent + r.failed + r.dead > 0 => tracing::info!(

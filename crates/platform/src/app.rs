@@ -13,6 +13,29 @@ pub trait CityApp: Send + Sync {
     fn routes(&self) -> Router<AppState>;
     fn migrations(&self) -> Vec<Migration>;
     fn openapi(&self) -> utoipa::openapi::OpenApi;
+    /// Periodic work (run by every instance every few seconds; must be idempotent).
+    fn tick<'a>(
+        &'a self,
+        _db: &'a crate::db::Db,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> futures::future::BoxFuture<'a, crate::AppResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Sample data for the demo city.
+    fn seed_demo<'a>(
+        &'a self,
+        _db: &'a crate::db::Db,
+        _city: &'a crate::city::City,
+    ) -> futures::future::BoxFuture<'a, crate::AppResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Links for the staff workspace and the citizen's home page: (path, i18n key).
+    fn staff_links(&self) -> Vec<(&'static str, &'static str)> {
+        vec![]
+    }
+    fn citizen_links(&self) -> Vec<(&'static str, &'static str)> {
+        vec![]
+    }
 }
 
 /// Every migration: the platform's, then each app's in order.

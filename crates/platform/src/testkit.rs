@@ -165,6 +165,16 @@ impl TestApp {
         default_city: Option<&str>,
         notifier: crate::notify::Notifier,
     ) -> TestApp {
+        Self::spawn_with_apps(t, default_city, notifier, Vec::new()).await
+    }
+
+    /// The app with rooms mounted (their migrations must be applied: `TestDb::migrate`).
+    pub async fn spawn_with_apps(
+        t: &TestDb,
+        default_city: Option<&str>,
+        notifier: crate::notify::Notifier,
+        apps: Vec<Arc<dyn crate::app::CityApp>>,
+    ) -> TestApp {
         let files = FileStore::local(&t.dir.path().join("files")).unwrap_or_else(|e| panic!("{e}"));
         let state = AppState {
             db: t.db.clone(),
@@ -175,7 +185,7 @@ impl TestApp {
                 default_city: default_city.map(str::to_string),
                 secure_cookies: false,
             }),
-            apps: Arc::new(Vec::new()),
+            apps: Arc::new(apps),
             notifier,
         };
         let app = crate::web::router(state.clone());
@@ -266,6 +276,33 @@ impl Browser {
         self.client
             .post(format!("{}{path}", self.base))
             .form(&all)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// Posts a multipart form (text fields and files) with the CSRF token in the query.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, Vec<u8>)],
+    ) -> reqwest::Response {
+        let csrf = self.csrf().await;
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        for (k, name, bytes) in files {
+            form = form.part(
+                k.to_string(),
+                reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()),
+            );
+        }
+        let sep = if path.contains('?') { '&' } else { '?' };
+        self.client
+            .post(format!("{}{path}{sep}_csrf={csrf}", self.base))
+            .multipart(form)
             .send()
             .await
             .unwrap_or_else(|e| panic!("POST {path}: {e}"))

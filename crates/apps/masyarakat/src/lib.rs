@@ -5,9 +5,88 @@
 
 pub mod domain;
 pub mod entity;
+pub mod seed;
 pub mod store;
+pub mod web;
 
+use axum::Router;
+use axum::routing::{get, post};
+use platform::app::CityApp;
 use platform::db::migrate::{Migration, Step, index, table};
+use platform::web::AppState;
+
+/// The room, as the binary mounts it.
+pub struct Masyarakat;
+
+impl Masyarakat {
+    pub fn new() -> Masyarakat {
+        store::register_messages();
+        Masyarakat
+    }
+}
+
+impl Default for Masyarakat {
+    fn default() -> Self {
+        Masyarakat::new()
+    }
+}
+
+impl CityApp for Masyarakat {
+    fn name(&self) -> &'static str {
+        "masyarakat"
+    }
+
+    fn routes(&self) -> Router<AppState> {
+        Router::new()
+            .route("/lapor", get(web::new_report).post(web::submit_report))
+            .route("/pengaduan/saya", get(web::mine))
+            .route("/pengaduan/{code}", get(web::track))
+            .route("/pengaduan/{code}/foto/{file}", get(web::report_photo))
+            .route("/pengaduan/{code}/aksi", post(web::citizen_action))
+            .route("/pengaduan/{code}/dukung", post(web::support))
+            .route("/staf/pengaduan", get(web::inbox))
+            .route("/staf/pengaduan/{code}", get(web::staff_report))
+            .route("/staf/pengaduan/{code}/aksi", post(web::staff_action))
+    }
+
+    fn migrations(&self) -> Vec<Migration> {
+        migrations()
+    }
+
+    fn openapi(&self) -> utoipa::openapi::OpenApi {
+        utoipa::openapi::OpenApiBuilder::new().build()
+    }
+
+    fn tick<'a>(
+        &'a self,
+        db: &'a platform::db::Db,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> futures::future::BoxFuture<'a, platform::AppResult<()>> {
+        Box::pin(async move {
+            store::confirm_by_silence(db, now).await?;
+            Ok(())
+        })
+    }
+
+    fn seed_demo<'a>(
+        &'a self,
+        db: &'a platform::db::Db,
+        city: &'a platform::city::City,
+    ) -> futures::future::BoxFuture<'a, platform::AppResult<()>> {
+        Box::pin(seed::demo(db, city))
+    }
+
+    fn staff_links(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("/staf/pengaduan", "mas-inbox-title")]
+    }
+
+    fn citizen_links(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("/lapor", "mas-report-title"),
+            ("/pengaduan/saya", "mas-mine-title"),
+        ]
+    }
+}
 
 /// The room's migrations (ids prefixed `masyarakat.`).
 pub fn migrations() -> Vec<Migration> {

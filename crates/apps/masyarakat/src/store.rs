@@ -66,6 +66,10 @@ impl Category {
             &self.name_en
         }
     }
+    /// The name in a language given by code (`id`, `en`), for templates.
+    pub fn name_for(&self, lang_code: &str) -> &str {
+        self.name(Lang::parse(lang_code).unwrap_or_default())
+    }
 }
 
 impl From<category::Model> for Category {
@@ -1667,6 +1671,23 @@ pub async fn inbox(
         q = q.filter(report::Column::Id.lt(b));
     }
     let rows = q
+        .order_by_desc(report::Column::Id)
+        .limit(limit)
+        .all(db.conn())
+        .await?;
+    Ok(rows.into_iter().map(|m| to_report(m, vec![])).collect())
+}
+
+/// A reporter's own reports, newest first.
+pub async fn of_reporter(
+    db: &Db,
+    city: &City,
+    reporter: Uuid,
+    limit: u64,
+) -> AppResult<Vec<Report>> {
+    let rows = report::Entity::find()
+        .filter(report::Column::CityCode.eq(&city.code))
+        .filter(report::Column::ReporterId.eq(reporter))
         .order_by_desc(report::Column::Id)
         .limit(limit)
         .all(db.conn())

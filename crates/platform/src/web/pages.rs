@@ -50,9 +50,26 @@ struct HomePage {
     ctx: Ctx,
     has_htmx: bool,
     region_line: String,
+    services: Vec<(String, String)>,
 }
 
-pub async fn home(ctx: Ctx) -> impl IntoResponse {
+/// The apps' links of one kind, as (url, label).
+fn app_links(st: &AppState, ctx: &Ctx, staff: bool) -> Vec<(String, String)> {
+    st.apps
+        .iter()
+        .flat_map(|a| {
+            if staff {
+                a.staff_links()
+            } else {
+                a.citizen_links()
+            }
+        })
+        .map(|(path, key)| (ctx.url(path), ctx.t(key)))
+        .collect()
+}
+
+pub async fn home(State(st): State<AppState>, ctx: Ctx) -> impl IntoResponse {
+    let services = app_links(&st, &ctx, false);
     let districts = ctx.city.districts().len().to_string();
     let villages = ctx.city.villages().len().to_string();
     let region_line = crate::i18n::t_args(
@@ -68,6 +85,7 @@ pub async fn home(ctx: Ctx) -> impl IntoResponse {
         ctx,
         has_htmx: has_htmx(),
         region_line,
+        services,
     }
 }
 
@@ -430,6 +448,7 @@ struct StaffPage {
     has_htmx: bool,
     lead: String,
     agency: Option<String>,
+    links: Vec<(String, String)>,
 }
 
 pub async fn staff_home(State(st): State<AppState>, s: Staff) -> AppResult<impl IntoResponse> {
@@ -447,11 +466,13 @@ pub async fn staff_home(State(st): State<AppState>, s: Staff) -> AppResult<impl 
             ("role", s.user.role.label(s.ctx.lang).to_string()),
         ],
     );
+    let links = app_links(&st, &s.ctx, true);
     Ok(StaffPage {
         ctx: s.ctx,
         has_htmx: has_htmx(),
         lead,
         agency,
+        links,
     })
 }
 

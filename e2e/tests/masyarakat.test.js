@@ -1,0 +1,123 @@
+// e-Masyarakat as the issue's "done when" describes it, in a 360 px browser on the demo: a
+// citizen reports a dead streetlight with a photo; the verifier sends it to the agency; its
+// officer fixes it with an after photo; the citizen confirms.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { BASE, VIEWPORTS, launch, shot } from './helpers.js';
+
+const phone = VIEWPORTS.find((v) => v.name === 'phone');
+let browser;
+let photo;
+before(async () => {
+  browser = await launch();
+  photo = join(mkdtempSync(join(tmpdir(), 'bk-')), 'lampu.png');
+  writeFileSync(photo, png(64, 48, [200, 120, 30]));
+});
+after(async () => { await browser?.close(); });
+
+// A small valid PNG, so no binary file is committed.
+function png(w, h, rgb) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array(w).fill(rgb).flat())]);
+  const raw = Buffer.concat(Array(h).fill(row));
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+async function login(who) {
+  const ctx = await browser.newContext({ ...phone, locale: 'id-ID' });
+  const page = await ctx.newPage();
+  await page.goto(`${BASE}/masuk`);
+  await page.fill('#identifier', who);
+  await page.fill('#password', 'binjai-demo-2026');
+  await page.click('button[type=submit].primary');
+  await page.waitForLoadState();
+  return { ctx, page };
+}
+
+test('phone: a dead streetlight from report to confirmed fix', async () => {
+  let { ctx, page } = await login('1275021508900001');
+  await page.goto(`${BASE}/`);
+  await page.click('text=Lapor masalah');
+  await page.selectOption('#category', 'lampu-jalan');
+  await page.fill('#description', 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.');
+  // Without photo and place: both are asked for, the text is kept.
+  await page.click('button[type=submit].primary');
+  let main = await page.textContent('main');
+  assert.match(main, /Lampirkan minimal satu foto\./);
+  assert.match(main, /Tandai lokasi di peta, pakai GPS, atau pilih kelurahan\./);
+  assert.equal(await page.inputValue('#description'), 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.');
+  await shot(page, 'phone-report-refused');
+  await page.setInputFiles('#photo', photo);
+  await page.fill('#lat', '3.6001');
+  await page.fill('#lon', '98.4852');
+  await page.fill('#address', 'Jl. Sudirman depan SD Negeri 3');
+  await page.click('button[type=submit].primary');
+  await page.waitForURL(/\/pengaduan\/ADU-\d{4}-\d{6}/);
+  const code = page.url().match(/ADU-\d{4}-\d{6}/)[0];
+  main = await page.textContent('main');
+  assert.match(main, /Diterima/);
+  await shot(page, 'phone-report-sent');
+  await ctx.close();
+
+  ({ ctx, page } = await login('operator'));
+  await page.goto(`${BASE}/staf/pengaduan/${code}`);
+  // The category's agency is suggested.
+  assert.match(await page.textContent('#agency option[selected]'), /Dinas Pekerjaan Umum/);
+  await page.click('text=Verifikasi dan teruskan');
+  assert.match(await page.textContent('main'), /Diteruskan ke OPD/);
+  await ctx.close();
+
+  ({ ctx, page } = await login('petugas.pupr'));
+  await page.goto(`${BASE}/staf/pengaduan`);
+  assert.match(await page.textContent('main'), new RegExp(code));
+  await page.goto(`${BASE}/staf/pengaduan/${code}`);
+  await page.click('text=Mulai kerjakan');
+  await page.check('#closure-fixed_directly');
+  await page.fill('#close-note', 'Lampu sudah diganti dengan LED baru.');
+  await page.click('text=Selesaikan');
+  assert.match(await page.textContent('main'), /Lampirkan foto sesudah diperbaiki\./);
+  await page.setInputFiles('#after_photo_file', photo);
+  await page.fill('#close-note', 'Lampu sudah diganti dengan LED baru.');
+  await page.check('#closure-fixed_directly');
+  await page.click('text=Selesaikan');
+  assert.match(await page.textContent('main'), /Selesai diperbaiki/);
+  await ctx.close();
+
+  ({ ctx, page } = await login('1275021508900001'));
+  await page.goto(`${BASE}/pengaduan/${code}`);
+  assert.match(await page.textContent('main'), /Apakah masalahnya sudah beres\?/);
+  await page.click('text=Ya, sudah beres');
+  main = await page.textContent('main');
+  assert.match(main, /Pelapor menyatakan sudah beres/);
+  assert.doesNotMatch(main, /Apakah masalahnya sudah beres\?/);
+  await shot(page, 'phone-report-confirmed');
+  // The public page names nobody.
+  const anon = await browser.newContext({ ...phone, locale: 'id-ID' });
+  const pub = await anon.newPage();
+  await pub.goto(`${BASE}/pengaduan/${code}`);
+  assert.doesNotMatch(await pub.textContent('main'), /Budi Santoso/);
+  await anon.close();
+  await ctx.close();
+});
