@@ -5,6 +5,7 @@
 
 pub mod domain;
 pub mod entity;
+pub mod open311;
 pub mod seed;
 pub mod store;
 pub mod web;
@@ -47,6 +48,17 @@ impl CityApp for Masyarakat {
             .route("/staf/pengaduan", get(web::inbox))
             .route("/staf/pengaduan/{code}", get(web::staff_report))
             .route("/staf/pengaduan/{code}/aksi", post(web::staff_action))
+            .route(
+                "/admin/open311",
+                get(web::open311_keys).post(web::open311_issue),
+            )
+            .route(
+                "/open311/v2/{doc}",
+                get(open311::get_doc).post(open311::post_request),
+            )
+            .route("/open311/v2/services/{file}", get(open311::get_service))
+            .route("/open311/v2/requests/{file}", get(open311::get_request))
+            .route("/open311/v2/tokens/{file}", get(open311::get_token))
     }
 
     fn migrations(&self) -> Vec<Migration> {
@@ -160,5 +172,6 @@ fn reports(s: &sea_orm::Schema) -> Vec<Step> {
     v.extend(table(s, support::Entity));
     v.extend(table(s, counter::Entity));
     v.extend(table(s, settings::Entity));
+    v.extend(table(s, api_key::Entity));
     v
 }

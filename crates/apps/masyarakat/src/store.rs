@@ -806,6 +806,9 @@ pub async fn submit(
         satisfaction: Set(None),
         supporters: Set(0),
         status_note: Set(String::new()),
+        source: Set("web".into()),
+        contact: Set(String::new()),
+        media_url: Set(String::new()),
         created_us: Set(now_us),
         updated_us: Set(now_us),
         verified_us: Set(None),
@@ -902,6 +905,125 @@ pub async fn submit(
     get_by_code(db.conn(), city, &code)
         .await?
         .ok_or(AppError::NotFound)
+}
+
+/// A report from an Open311 client (no account: the client's key stands as reporter).
+pub struct External {
+    pub client_id: Uuid,
+    pub client_name: String,
+    pub category: Category,
+    pub description: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub address: String,
+    pub answers: BTreeMap<String, String>,
+    pub contact: String,
+    pub media_url: String,
+}
+
+/// Files an Open311 report with its verification deadline, timeline and audit.
+pub async fn submit_external(
+    db: &Db,
+    notifier: &Notifier,
+    city: &City,
+    e: External,
+) -> AppResult<String> {
+    let now = notifier.now();
+    let now_us = to_us(now);
+    let mut tx = db.tx().await?;
+    let code = next_code(&tx, city, now.with_timezone(&city.tz).year()).await?;
+    let id = kernel::ids::new_id();
+    report::ActiveModel {
+        city_code: Set(city.code.clone()),
+        id: Set(id),
+        code: Set(code.clone()),
+        category_id: Set(e.category.id),
+        description: Set(e.description),
+        privacy: Set(Privacy::Public.code().into()),
+        reporter_id: Set(e.client_id),
+        lat: Set(e.lat),
+        lon: Set(e.lon),
+        kelurahan_code: Set(None),
+        address: Set(e.address),
+        answers: Set(serde_json::to_string(&e.answers).unwrap_or_else(|_| "{}".into())),
+        state: Set(State::Diterima.code().into()),
+        agency_id: Set(None),
+        assignee_id: Set(None),
+        closure: Set(None),
+        closure_note: Set(String::new()),
+        after_photo: Set(None),
+        estimate_rupiah: Set(None),
+        programme: Set(String::new()),
+        budget_agency_id: Set(None),
+        referred_to: Set(String::new()),
+        duplicate_of: Set(None),
+        awaiting_confirmation: Set(false),
+        confirm_due_us: Set(None),
+        confirmation: Set(None),
+        satisfaction: Set(None),
+        supporters: Set(0),
+        status_note: Set(String::new()),
+        source: Set("open311".into()),
+        contact: Set(e.contact),
+        media_url: Set(e.media_url),
+        created_us: Set(now_us),
+        updated_us: Set(now_us),
+        verified_us: Set(None),
+        closed_us: Set(None),
+    }
+    .insert(&*tx)
+    .await?;
+    let actor = Actor {
+        id: Some(e.client_id),
+        label: format!("open311:{}", e.client_name),
+    };
+    add_event(
+        &tx,
+        city,
+        id,
+        now_us,
+        &actor,
+        Ev {
+            kind: "submit",
+            from: None,
+            to: Some(State::Diterima),
+            note: "",
+            internal: false,
+        },
+    )
+    .await?;
+    deadlines::start(
+        &tx,
+        city,
+        now,
+        NewDeadline {
+            app: "masyarakat".into(),
+            kind: domain::Stage::Verification.kind().into(),
+            subject_type: SUBJECT.into(),
+            subject_id: code.clone(),
+            stage: domain::Stage::Verification.code().into(),
+            title: code.clone(),
+            link: format!("/staf/pengaduan/{code}"),
+            agency_id: None,
+            assignee_id: None,
+            requester_id: None,
+        },
+    )
+    .await?;
+    tx.audit(
+        &city.code,
+        &actor,
+        Change {
+            action: "masyarakat.submit",
+            subject_type: SUBJECT,
+            subject_id: code.clone(),
+            before: None,
+            after: Some(serde_json::json!({ "category": e.category.code, "source": "open311" })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(code)
 }
 
 fn code_for_vars(code: &str) -> String {

@@ -880,3 +880,86 @@ pub async fn staff_action(
         Err(e) => Err(e),
     }
 }
+
+#[derive(Template, WebTemplate)]
+#[template(path = "open311_keys.html")]
+struct KeysPage {
+    ctx: Ctx,
+    has_htmx: bool,
+    keys: Vec<(String, String, String, bool)>,
+    secret: Option<String>,
+    endpoint: String,
+    form: Form,
+}
+
+async fn keys_page(
+    st: &AppState,
+    ctx: Ctx,
+    secret: Option<String>,
+    form: Form,
+) -> AppResult<KeysPage> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let tz = ctx.city.tz;
+    let keys = crate::entity::api_key::Entity::find()
+        .filter(crate::entity::api_key::Column::CityCode.eq(&ctx.city.code))
+        .order_by_desc(crate::entity::api_key::Column::CreatedUs)
+        .all(st.db.conn())
+        .await?
+        .into_iter()
+        .map(|k| {
+            (
+                k.name,
+                k.prefix,
+                format::datetime_short(platform::clock::from_us(k.created_us), tz, ctx.lang),
+                k.revoked,
+            )
+        })
+        .collect();
+    Ok(KeysPage {
+        endpoint: format!(
+            "{}{}/open311/v2/discovery.json",
+            st.notifier.base_url(&ctx.city),
+            ctx.base
+        ),
+        has_htmx: has_htmx(),
+        ctx,
+        keys,
+        secret,
+        form,
+    })
+}
+
+/// `/admin/open311`: API keys for Open311 clients.
+pub async fn open311_keys(
+    State(st): State<AppState>,
+    a: platform::web::auth::Admin,
+) -> AppResult<impl IntoResponse> {
+    keys_page(&st, a.ctx, None, Form::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct KeyInput {
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn open311_issue(
+    State(st): State<AppState>,
+    a: platform::web::auth::Admin,
+    axum::extract::Form(input): axum::extract::Form<KeyInput>,
+) -> AppResult<Response> {
+    match crate::open311::issue_key(&st.db, &a.ctx.city, &a.user.actor(), &input.name).await {
+        Ok((_, secret)) => Ok(keys_page(&st, a.ctx, Some(secret), Form::new())
+            .await?
+            .into_response()),
+        Err(AppError::Invalid(errs)) => {
+            let form = Form::new().with_errors(&errs, a.ctx.lang);
+            Ok((
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                keys_page(&st, a.ctx, None, form).await?,
+            )
+                .into_response())
+        }
+        Err(e) => Err(e),
+    }
+}

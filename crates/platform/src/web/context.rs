@@ -179,6 +179,7 @@ pub fn wants_json(path: &str, headers: &HeaderMap) -> bool {
         None => path,
     };
     path.starts_with("/api/")
+        || path.starts_with("/open311/")
         || headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -395,7 +396,9 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
         // API calls without a session cookie cannot be forged by another site (no ambient
         // credentials), so only cookie-authenticated requests need the token.
         let cookie_auth = jar.get(SESSION_COOKIE).is_some();
-        let api_without_cookie = req.uri().path().starts_with("/api/") && !cookie_auth;
+        let api_without_cookie = (req.uri().path().starts_with("/api/")
+            || req.uri().path().starts_with("/open311/"))
+            && !cookie_auth;
         if is_unsafe(req.method()) && !via_token && !api_without_cookie {
             let (token, r) = csrf_of(req).await?;
             req = r;

@@ -1,5 +1,6 @@
 //! The room's tables, all prefixed `mas_` and led by `city_code`.
 
+pub mod api_key;
 pub mod category;
 pub mod counter;
 pub mod event;

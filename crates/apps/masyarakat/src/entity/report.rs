@@ -43,6 +43,13 @@ pub struct Model {
     /// The last public update, for the tracking page and Open311 `status_notes`.
     #[sea_orm(column_type = "Text")]
     pub status_note: String,
+    /// `web` or `open311` (with the API client's id as reporter).
+    pub source: String,
+    /// Open311 submitter's contact (email, name, phone, device) as JSON; admins only.
+    #[sea_orm(column_type = "Text")]
+    pub contact: String,
+    /// Open311 `media_url` given by the client.
+    pub media_url: String,
     pub created_us: i64,
     pub updated_us: i64,
     pub verified_us: Option<i64>,
