@@ -36,6 +36,9 @@
       }, { enableHighAccuracy: true, timeout: 15000 });
     });
   });
+  document.querySelectorAll('[data-print]').forEach(function (b) {
+    b.addEventListener('click', function () { window.print(); });
+  });
   // A chosen file fills a text box (CSV imports post text, so they work without this too).
   document.querySelectorAll('input[type=file][data-fill]').forEach(function (input) {
     input.addEventListener('change', function () {

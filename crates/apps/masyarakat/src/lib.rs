@@ -5,6 +5,7 @@
 
 pub mod domain;
 pub mod entity;
+pub mod evaluation;
 pub mod open311;
 pub mod seed;
 pub mod store;
@@ -89,7 +90,10 @@ impl CityApp for Masyarakat {
     }
 
     fn staff_links(&self) -> Vec<(&'static str, &'static str)> {
-        vec![("/staf/pengaduan", "mas-inbox-title")]
+        vec![
+            ("/staf/pengaduan", "mas-inbox-title"),
+            ("/evaluasi", "mas-eval-title"),
+        ]
     }
 
     fn citizen_links(&self) -> Vec<(&'static str, &'static str)> {

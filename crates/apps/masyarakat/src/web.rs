@@ -963,3 +963,182 @@ pub async fn open311_issue(
         Err(e) => Err(e),
     }
 }
+
+#[derive(Template, WebTemplate)]
+#[template(path = "evaluasi.html")]
+struct EvaluationPage {
+    ctx: Ctx,
+    has_htmx: bool,
+    month: String,
+    month_label: String,
+    by: &'static str,
+    by_label: String,
+    rows: Vec<(crate::evaluation::Row, String, String, String)>,
+    chart: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct EvalQuery {
+    #[serde(default)]
+    bulan: String,
+    #[serde(default)]
+    per: String,
+}
+
+fn parse_month(s: &str) -> Option<(i32, u32)> {
+    let (y, m) = s.split_once('-')?;
+    let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
+    ((2000..=2100).contains(&y) && (1..=12).contains(&m)).then_some((y, m))
+}
+
+/// A horizontal bar chart as inline SVG (no script): received, fixed directly, needs budget.
+fn bar_chart(rows: &[crate::evaluation::Row], lang: Lang) -> String {
+    let rows: Vec<_> = rows
+        .iter()
+        .filter(|r| !r.group.is_empty())
+        .take(12)
+        .collect();
+    let max = rows.iter().map(|r| r.received).max().unwrap_or(0).max(1);
+    let (label_w, bar_w, row_h) = (150.0, 210.0, 34.0);
+    let h = row_h * rows.len() as f64 + 30.0;
+    let mut s = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {} {h}\" role=\"img\" aria-label=\"{}\">",
+        label_w + bar_w + 40.0,
+        if lang == Lang::Id {
+            "Grafik pengaduan per kelompok"
+        } else {
+            "Complaints per group"
+        }
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let y = i as f64 * row_h;
+        let w = |n: u32| f64::from(n) / f64::from(max) * bar_w;
+        let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;");
+        let name: String = r.group.chars().take(22).collect();
+        s.push_str(&format!(
+            "<text x=\"0\" y=\"{}\" class=\"lbl\">{}</text>",
+            y + 14.0,
+            esc(&name)
+        ));
+        s.push_str(&format!(
+            "<rect x=\"{label_w}\" y=\"{}\" width=\"{:.1}\" height=\"10\" class=\"b-recv\"/>",
+            y + 4.0,
+            w(r.received)
+        ));
+        s.push_str(&format!(
+            "<rect x=\"{label_w}\" y=\"{}\" width=\"{:.1}\" height=\"8\" class=\"b-fixed\"/>",
+            y + 16.0,
+            w(r.fixed_directly)
+        ));
+        s.push_str(&format!(
+            "<rect x=\"{:.1}\" y=\"{}\" width=\"{:.1}\" height=\"8\" class=\"b-budget\"/>",
+            label_w + w(r.fixed_directly),
+            y + 16.0,
+            w(r.needs_budget)
+        ));
+        s.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{}\" class=\"num\">{}</text>",
+            label_w + w(r.received) + 4.0,
+            y + 13.0,
+            r.received
+        ));
+    }
+    let (a, b, c) = if lang == Lang::Id {
+        ("Diterima", "Diperbaiki langsung", "Perlu anggaran")
+    } else {
+        ("Received", "Fixed directly", "Needs budget")
+    };
+    let ly = h - 10.0;
+    s.push_str(&format!(
+        "<rect x=\"0\" y=\"{}\" width=\"10\" height=\"10\" class=\"b-recv\"/><text x=\"14\" y=\"{ly}\" class=\"lbl\">{a}</text><rect x=\"110\" y=\"{}\" width=\"10\" height=\"10\" class=\"b-fixed\"/><text x=\"124\" y=\"{ly}\" class=\"lbl\">{b}</text><rect x=\"280\" y=\"{}\" width=\"10\" height=\"10\" class=\"b-budget\"/><text x=\"294\" y=\"{ly}\" class=\"lbl\">{c}</text></svg>",
+        ly - 9.0,
+        ly - 9.0,
+        ly - 9.0
+    ));
+    s
+}
+
+async fn evaluation_rows(
+    st: &AppState,
+    ctx: &Ctx,
+    q: &EvalQuery,
+) -> AppResult<(
+    (i32, u32),
+    crate::evaluation::By,
+    Vec<crate::evaluation::Row>,
+)> {
+    let now = st.notifier.now();
+    let month =
+        parse_month(&q.bulan).unwrap_or_else(|| crate::evaluation::month_of(&ctx.city, now));
+    let by = crate::evaluation::By::parse(&q.per);
+    let rows =
+        crate::evaluation::monthly(&st.db, &ctx.city, month.0, month.1, by, ctx.lang, now).await?;
+    Ok((month, by, rows))
+}
+
+/// `/evaluasi`: the monthly evaluation for the mayor and the DPRD.
+pub async fn evaluation(
+    State(st): State<AppState>,
+    r: platform::web::auth::Reader,
+    Query(q): Query<EvalQuery>,
+) -> AppResult<impl IntoResponse> {
+    let ctx = r.ctx;
+    let ((y, m), by, rows) = evaluation_rows(&st, &ctx, &q).await?;
+    let chart = bar_chart(&rows[..rows.len().saturating_sub(1)], ctx.lang);
+    let first = crate::evaluation::month_bounds(&ctx.city, y, m)
+        .map(|(a, _)| a)
+        .unwrap_or_default();
+    let month_label = {
+        let long = format::date_long(first, ctx.city.tz, ctx.lang);
+        long.split_once(", ")
+            .map(|(_, d)| d.split_once(' ').map(|x| x.1).unwrap_or(d).to_string())
+            .unwrap_or(long)
+    };
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            let budget = format::rupiah(r.needs_budget_rupiah);
+            let median = r
+                .median_days_to_fix
+                .map(|d| format!("{d:.1}"))
+                .unwrap_or_else(|| "–".into());
+            let sat = r
+                .satisfaction_pct()
+                .map(|p| format!("{p}%"))
+                .unwrap_or_else(|| "–".into());
+            (r, budget, median, sat)
+        })
+        .collect();
+    Ok(EvaluationPage {
+        month: format!("{y:04}-{m:02}"),
+        month_label,
+        by: by.code(),
+        by_label: ctx.t(&format!("mas-eval-by-{}", by.code())),
+        rows,
+        chart,
+        has_htmx: has_htmx(),
+        ctx,
+    })
+}
+
+pub async fn evaluation_csv(
+    State(st): State<AppState>,
+    r: platform::web::auth::Reader,
+    Query(q): Query<EvalQuery>,
+) -> AppResult<Response> {
+    let ((y, m), by, rows) = evaluation_rows(&st, &r.ctx, &q).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"evaluasi-pengaduan-{y:04}-{m:02}-{}.csv\"",
+                    by.code()
+                ),
+            ),
+        ],
+        crate::evaluation::to_csv(&rows),
+    )
+        .into_response())
+}

@@ -933,3 +933,180 @@ db_test!(
         assert_eq!(overdue.len(), 1);
     }
 );
+
+db_test!(
+    the_monthly_evaluation_counts_fixes_budgets_and_timeliness,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        // One fixed directly on time, one needs budget, one still waiting (and overdue later).
+        let p1 = photo(&w, t, &w.citizen).await;
+        let a = store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &report_input(p1),
+        )
+        .await
+        .unwrap();
+        let p2 = photo(&w, t, &w.citizen).await;
+        let b = store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &ReportInput {
+                lat: String::new(),
+                lon: String::new(),
+                kelurahan: "12.75.02.1001".into(),
+                ..report_input(p2)
+            },
+        )
+        .await
+        .unwrap();
+        let p3 = photo(&w, t, &w.neighbour).await;
+        store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.neighbour,
+            &report_input(p3),
+        )
+        .await
+        .unwrap();
+        for code in [&a.code, &b.code] {
+            store::act(
+                &t.db,
+                &w.n,
+                &w.files,
+                &w.city,
+                &w.verifier,
+                code,
+                &ActionInput {
+                    agency: w.pupr.to_string(),
+                    ..act("dispose")
+                },
+            )
+            .await
+            .unwrap();
+        }
+        w.clock.set(wib(2026, 11, 25, 10, 0));
+        let after = photo(&w, t, &w.officer).await;
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &a.code,
+            &ActionInput {
+                closure: "fixed_directly".into(),
+                note: "Diganti.".into(),
+                after_photo: after.to_string(),
+                ..act("close")
+            },
+        )
+        .await
+        .unwrap();
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &b.code,
+            &ActionInput {
+                closure: "needs_budget".into(),
+                note: "Perlu kabel baru.".into(),
+                estimate: "150000000".into(),
+                programme: "PJU".into(),
+                budget_agency: w.bappeda.to_string(),
+                ..act("close")
+            },
+        )
+        .await
+        .unwrap();
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &a.code,
+            &act("confirm"),
+        )
+        .await
+        .unwrap();
+        let now = wib(2026, 11, 30, 9, 0);
+        let rows = masyarakat::evaluation::monthly(
+            &t.db,
+            &w.city,
+            2026,
+            11,
+            masyarakat::evaluation::By::Agency,
+            kernel::Lang::Id,
+            now,
+        )
+        .await
+        .unwrap();
+        let total = rows.last().unwrap();
+        assert_eq!(total.group, "Jumlah");
+        assert_eq!(
+            (total.received, total.fixed_directly, total.needs_budget),
+            (3, 1, 1)
+        );
+        assert_eq!(total.needs_budget_rupiah, 150_000_000);
+        assert_eq!((total.verified_on_time, total.verified), (2, 2));
+        assert_eq!((total.followed_up_on_time, total.followed_up), (2, 2));
+        assert_eq!(total.median_days_to_fix, Some(2.0));
+        assert_eq!(total.overdue_now, 1, "the third is past its 3 working days");
+        assert_eq!(total.satisfaction_pct(), Some(100));
+        let pupr = rows.iter().find(|r| r.group == "PUPR").unwrap();
+        assert_eq!(
+            (pupr.received, pupr.fixed_directly, pupr.needs_budget),
+            (2, 1, 1)
+        );
+        let by_kec = masyarakat::evaluation::monthly(
+            &t.db,
+            &w.city,
+            2026,
+            11,
+            masyarakat::evaluation::By::Kecamatan,
+            kernel::Lang::Id,
+            now,
+        )
+        .await
+        .unwrap();
+        assert!(
+            by_kec
+                .iter()
+                .any(|r| r.group == "Binjai Kota" && r.received == 1),
+            "{by_kec:?}"
+        );
+        let csv = masyarakat::evaluation::to_csv(&rows);
+        assert!(
+            csv.lines()
+                .last()
+                .unwrap()
+                .starts_with("Jumlah,3,2,2,2,2,1,1,150000000,2.0,1,0,100"),
+            "{csv}"
+        );
+        // Another month is empty but for the total.
+        let oct = masyarakat::evaluation::monthly(
+            &t.db,
+            &w.city,
+            2026,
+            10,
+            masyarakat::evaluation::By::Category,
+            kernel::Lang::Id,
+            now,
+        )
+        .await
+        .unwrap();
+        assert_eq!(oct.len(), 1);
+        assert_eq!(oct[0].received, 0);
+    }
+);

@@ -1,0 +1,310 @@
+//! The leaders' monthly evaluation (the DPRD chair's request): per agency, kecamatan or category,
+//! what came in, what was verified and followed up on time, what was fixed directly and what
+//! needs budget (with the sum of estimates), how long fixes took, what is overdue now, disputes
+//! and how many reporters were satisfied.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::{ClosureKind, State};
+use crate::entity::{event, report};
+use crate::store::{self, SUBJECT};
+use kernel::Lang;
+use platform::city::City;
+use platform::clock::to_us;
+use platform::db::Db;
+use platform::entity::sla_clock;
+use platform::error::AppResult;
+
+/// How rows are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum By {
+    Agency,
+    Kecamatan,
+    Category,
+}
+
+impl By {
+    pub fn parse(s: &str) -> By {
+        match s {
+            "kecamatan" => By::Kecamatan,
+            "kategori" => By::Category,
+            _ => By::Agency,
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            By::Agency => "opd",
+            By::Kecamatan => "kecamatan",
+            By::Category => "kategori",
+        }
+    }
+}
+
+/// One row of the evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Row {
+    pub group: String,
+    pub received: u32,
+    pub verified_on_time: u32,
+    pub verified: u32,
+    pub followed_up_on_time: u32,
+    pub followed_up: u32,
+    pub fixed_directly: u32,
+    pub needs_budget: u32,
+    pub needs_budget_rupiah: i64,
+    pub median_days_to_fix: Option<f64>,
+    pub overdue_now: u32,
+    pub disputes: u32,
+    pub satisfied: u32,
+    pub asked: u32,
+}
+
+impl Row {
+    pub fn satisfaction_pct(&self) -> Option<u32> {
+        (self.asked > 0).then(|| (self.satisfied * 100 + self.asked / 2) / self.asked)
+    }
+}
+
+/// The month's first instant and the next month's, in the city's time zone.
+pub fn month_bounds(city: &City, year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let start = NaiveDate::from_ymd_opt(year, month, 1)?;
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)?
+    };
+    let at = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(city.tz).single())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    Some((at(start)?, at(next)?))
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// The evaluation of reports received in a month, grouped, with a total row last.
+pub async fn monthly(
+    db: &Db,
+    city: &City,
+    year: i32,
+    month: u32,
+    by: By,
+    lang: Lang,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<Row>> {
+    let Some((from, until)) = month_bounds(city, year, month) else {
+        return Ok(vec![]);
+    };
+    let reports = report::Entity::find()
+        .filter(report::Column::CityCode.eq(&city.code))
+        .filter(report::Column::CreatedUs.gte(to_us(from)))
+        .filter(report::Column::CreatedUs.lt(to_us(until)))
+        .all(db.conn())
+        .await?;
+    let codes: Vec<String> = reports.iter().map(|r| r.code.clone()).collect();
+    let ids: Vec<Uuid> = reports.iter().map(|r| r.id).collect();
+    // Deadlines of those reports, by code.
+    let mut clocks: HashMap<String, Vec<sla_clock::Model>> = HashMap::new();
+    for chunk in codes.chunks(500) {
+        for c in sla_clock::Entity::find()
+            .filter(sla_clock::Column::CityCode.eq(&city.code))
+            .filter(sla_clock::Column::SubjectType.eq(SUBJECT))
+            .filter(sla_clock::Column::SubjectId.is_in(chunk.to_vec()))
+            .all(db.conn())
+            .await?
+        {
+            clocks.entry(c.subject_id.clone()).or_default().push(c);
+        }
+    }
+    let mut disputed: BTreeSet<Uuid> = BTreeSet::new();
+    for chunk in ids.chunks(500) {
+        for e in event::Entity::find()
+            .filter(event::Column::CityCode.eq(&city.code))
+            .filter(event::Column::ReportId.is_in(chunk.to_vec()))
+            .filter(event::Column::Kind.eq("dispute"))
+            .select_only()
+            .column(event::Column::ReportId)
+            .into_tuple::<Uuid>()
+            .all(db.conn())
+            .await?
+        {
+            disputed.insert(e);
+        }
+    }
+    let cats = store::categories(db.conn(), city, false).await?;
+    let agencies = platform::agencies::list(db, city, &Default::default()).await?;
+    let districts = city.districts();
+    let group_of = |r: &report::Model| -> String {
+        match by {
+            By::Agency => r
+                .agency_id
+                .and_then(|a| agencies.iter().find(|x| x.id == a))
+                .map(|a| a.short_name.clone())
+                .unwrap_or_else(|| platform::i18n::t(lang, "mas-eval-no-agency")),
+            By::Category => cats
+                .iter()
+                .find(|c| c.id == r.category_id)
+                .map(|c| c.name(lang).to_string())
+                .unwrap_or_default(),
+            By::Kecamatan => r
+                .kelurahan_code
+                .as_deref()
+                .and_then(|k| {
+                    districts
+                        .iter()
+                        .find(|d| k.starts_with(&format!("{}.", d.code)))
+                })
+                .map(|d| d.name.to_string())
+                .unwrap_or_else(|| platform::i18n::t(lang, "mas-eval-no-kecamatan")),
+        }
+    };
+    let mut rows: BTreeMap<String, (Row, Vec<f64>)> = BTreeMap::new();
+    let mut total = (Row::default(), Vec::new());
+    let now_us = to_us(now);
+    for r in &reports {
+        let g = group_of(r);
+        let entry = rows.entry(g.clone()).or_insert_with(|| {
+            (
+                Row {
+                    group: g,
+                    ..Default::default()
+                },
+                Vec::new(),
+            )
+        });
+        for (row, days) in [(&mut entry.0, &mut entry.1), (&mut total.0, &mut total.1)] {
+            row.received += 1;
+            for c in clocks.get(&r.code).into_iter().flatten() {
+                let stopped = c.stopped_us.is_some();
+                let met = c.outcome.as_deref() == Some("met");
+                if c.kind == "masyarakat.verifikasi" && stopped {
+                    row.verified += 1;
+                    row.verified_on_time += u32::from(met);
+                }
+                if c.kind == "masyarakat.tindak_lanjut" && stopped {
+                    row.followed_up += 1;
+                    row.followed_up_on_time += u32::from(met);
+                }
+            }
+            let running_breached = clocks.get(&r.code).into_iter().flatten().any(|c| {
+                c.stopped_us.is_none()
+                    && c.paused_since_us.is_none()
+                    && c.due_us.is_some_and(|d| d <= now_us)
+            });
+            row.overdue_now += u32::from(running_breached);
+            match r.closure.as_deref().and_then(ClosureKind::parse) {
+                Some(ClosureKind::FixedDirectly) => {
+                    row.fixed_directly += 1;
+                    if let Some(closed) = r.closed_us {
+                        days.push(
+                            ((closed - r.created_us) as f64 / 86_400_000_000.0 * 10.0).round()
+                                / 10.0,
+                        );
+                    }
+                }
+                Some(ClosureKind::NeedsBudget) => {
+                    row.needs_budget += 1;
+                    row.needs_budget_rupiah += r.estimate_rupiah.unwrap_or(0);
+                }
+                _ => {}
+            }
+            row.disputes += u32::from(disputed.contains(&r.id));
+            if State::parse(&r.state)
+                .and_then(State::closure)
+                .is_some_and(ClosureKind::asks_confirmation)
+                || r.confirmation.is_some()
+            {
+                match r.confirmation.as_deref() {
+                    Some("confirmed" | "silence") => {
+                        row.asked += 1;
+                        row.satisfied += 1;
+                    }
+                    Some("disputed") => row.asked += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut out: Vec<Row> = rows
+        .into_values()
+        .map(|(mut r, d)| {
+            r.median_days_to_fix = median(d);
+            r
+        })
+        .collect();
+    out.sort_by(|a, b| b.received.cmp(&a.received).then(a.group.cmp(&b.group)));
+    let (mut t, d) = total;
+    t.group = platform::i18n::t(lang, "mas-eval-total");
+    t.median_days_to_fix = median(d);
+    out.push(t);
+    Ok(out)
+}
+
+/// The CSV of an evaluation (same columns as the page).
+pub fn to_csv(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "group,received,verified,verified_on_time,followed_up,followed_up_on_time,fixed_directly,needs_budget,needs_budget_rupiah,median_days_to_fix,overdue_now,disputes,satisfaction_pct\n",
+    );
+    for r in rows {
+        let g = if r.group.contains([',', '"']) {
+            format!("\"{}\"", r.group.replace('"', "\"\""))
+        } else {
+            r.group.clone()
+        };
+        s.push_str(&format!(
+            "{g},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.received,
+            r.verified,
+            r.verified_on_time,
+            r.followed_up,
+            r.followed_up_on_time,
+            r.fixed_directly,
+            r.needs_budget,
+            r.needs_budget_rupiah,
+            r.median_days_to_fix
+                .map(|d| format!("{d:.1}"))
+                .unwrap_or_default(),
+            r.overdue_now,
+            r.disputes,
+            r.satisfaction_pct()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+        ));
+    }
+    s
+}
+
+/// The month of an instant in the city.
+pub fn month_of(city: &City, t: DateTime<Utc>) -> (i32, u32) {
+    let l = t.with_timezone(&city.tz);
+    (l.year(), l.month())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+}
