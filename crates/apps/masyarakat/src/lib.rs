@@ -57,6 +57,8 @@ impl CityApp for Masyarakat {
                 "/open311/v2/{doc}",
                 get(open311::get_doc).post(open311::post_request),
             )
+            .route("/evaluasi", get(web::evaluation))
+            .route("/evaluasi.csv", get(web::evaluation_csv))
             .route("/open311/v2/services/{file}", get(open311::get_service))
             .route("/open311/v2/requests/{file}", get(open311::get_request))
             .route("/open311/v2/tokens/{file}", get(open311::get_token))

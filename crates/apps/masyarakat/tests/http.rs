@@ -360,5 +360,22 @@ db_test!(
         assert!(r.text().await.unwrap().contains("sudah ditutup"));
         let mine = citizen.get("/pengaduan/saya").await.text().await.unwrap();
         assert!(mine.contains(&code) && mine.contains(&secret));
+
+        // The evaluation: for the city desk (and leaders), not for citizens.
+        assert_eq!(
+            citizen.get("/evaluasi").await.status(),
+            StatusCode::FORBIDDEN
+        );
+        let page = op.get("/evaluasi?per=kategori").await.text().await.unwrap();
+        assert!(
+            page.contains("Evaluasi bulanan pengaduan") && page.contains("<svg class=\"chart\""),
+            "evaluation page"
+        );
+        assert!(page.contains("Lampu jalan mati"));
+        let r = op.get("/evaluasi.csv?per=opd").await;
+        assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+        let csv = r.text().await.unwrap();
+        assert!(csv.starts_with("group,received,"));
+        assert!(csv.contains("Jumlah,2,1,1,1,1,1,"), "{csv}");
     }
 );
