@@ -3,6 +3,7 @@
 //! confirms or disputes; leaders read a monthly evaluation. Built as a room of the standard
 //! shape (DESIGN.md): `domain` (pure rules), `entity`, `store`, `web`, `api`.
 
+pub mod api;
 pub mod domain;
 pub mod entity;
 pub mod evaluation;
@@ -57,6 +58,12 @@ impl CityApp for Masyarakat {
                 "/open311/v2/{doc}",
                 get(open311::get_doc).post(open311::post_request),
             )
+            .route("/api/v1/pengaduan", post(api::submit))
+            .route("/api/v1/pengaduan/kategori", get(api::categories))
+            .route("/api/v1/pengaduan/saya", get(api::mine))
+            .route("/api/v1/pengaduan/{code}", get(api::one))
+            .route("/api/v1/pengaduan/{code}/dukung", post(api::support))
+            .route("/api/v1/pengaduan/{code}/aksi", post(api::act))
             .route("/evaluasi", get(web::evaluation))
             .route("/evaluasi.csv", get(web::evaluation_csv))
             .route("/open311/v2/services/{file}", get(open311::get_service))
@@ -69,7 +76,7 @@ impl CityApp for Masyarakat {
     }
 
     fn openapi(&self) -> utoipa::openapi::OpenApi {
-        utoipa::openapi::OpenApiBuilder::new().build()
+        <api::MasyarakatApi as utoipa::OpenApi>::openapi()
     }
 
     fn tick<'a>(
@@ -153,6 +160,12 @@ fn reports(s: &sea_orm::Schema) -> Vec<Step> {
         "mas_reports_reporter",
         "mas_reports",
         &["city_code", "reporter_id", "id"],
+        false,
+    ));
+    v.push(index(
+        "mas_reports_created",
+        "mas_reports",
+        &["city_code", "created_us"],
         false,
     ));
     v.push(index(

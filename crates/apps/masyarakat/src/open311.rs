@@ -387,62 +387,96 @@ pub async fn get_service(
     respond(fmt, StatusCode::OK, "service_definition", v)
 }
 
-/// The public view of a report (no reporter identity or contact, ever).
-async fn request_v(
-    st: &AppState,
-    ctx: &Ctx,
-    city: &City,
-    m: &report::Model,
-    cats: &[Category],
-    now: DateTime<Utc>,
-) -> AppResult<V> {
-    let state = St::parse(&m.state).unwrap_or(St::Diterima);
-    let cat = cats.iter().find(|c| c.id == m.category_id);
-    let agency = match m.agency_id {
-        Some(a) => platform::agencies::get(&st.db, city, a)
-            .await?
-            .map(|a| a.name),
-        None => None,
-    };
-    let expected = platform::deadlines::of_subject(&st.db, city, store::SUBJECT, &m.code, now)
+/// What the listing looks up once per page instead of once per row.
+struct Lookups {
+    cats: Vec<Category>,
+    agencies: std::collections::HashMap<Uuid, String>,
+    /// Running deadline's due instant, by report code.
+    due: std::collections::HashMap<String, i64>,
+    /// First photo (before, else after), by report id.
+    photo: std::collections::HashMap<Uuid, Uuid>,
+    villages: std::collections::HashMap<String, String>,
+}
+
+async fn lookups(st: &AppState, city: &City, rows: &[report::Model]) -> AppResult<Lookups> {
+    use platform::entity::sla_clock;
+    let cats = store::categories(st.db.conn(), city, false).await?;
+    let agencies = platform::agencies::list(&st.db, city, &Default::default())
         .await?
         .into_iter()
-        .rev()
-        .find(|d| d.stopped_at.is_none())
-        .and_then(|d| d.due_at);
-    let photo = photo::Entity::find()
-        .filter(photo::Column::CityCode.eq(&city.code))
-        .filter(photo::Column::ReportId.eq(m.id))
-        .order_by_asc(photo::Column::Kind)
-        .order_by_asc(photo::Column::Sort)
-        .one(st.db.conn())
-        .await?;
+        .map(|a| (a.id, a.name))
+        .collect();
+    let mut due = std::collections::HashMap::new();
+    let mut photo_of = std::collections::HashMap::new();
+    for chunk in rows.chunks(500) {
+        let codes: Vec<String> = chunk.iter().map(|m| m.code.clone()).collect();
+        for c in sla_clock::Entity::find()
+            .filter(sla_clock::Column::CityCode.eq(&city.code))
+            .filter(sla_clock::Column::SubjectType.eq(store::SUBJECT))
+            .filter(sla_clock::Column::SubjectId.is_in(codes))
+            .filter(sla_clock::Column::StoppedUs.is_null())
+            .all(st.db.conn())
+            .await?
+        {
+            if let Some(d) = c.due_us {
+                due.insert(c.subject_id, d);
+            }
+        }
+        let ids: Vec<Uuid> = chunk.iter().map(|m| m.id).collect();
+        for p in photo::Entity::find()
+            .filter(photo::Column::CityCode.eq(&city.code))
+            .filter(photo::Column::ReportId.is_in(ids))
+            .order_by_asc(photo::Column::Kind)
+            .order_by_asc(photo::Column::Sort)
+            .all(st.db.conn())
+            .await?
+        {
+            photo_of.entry(p.report_id).or_insert(p.file_id);
+        }
+    }
+    Ok(Lookups {
+        cats,
+        agencies,
+        due,
+        photo: photo_of,
+        villages: city
+            .villages()
+            .into_iter()
+            .map(|v| (v.code.to_string(), v.name.to_string()))
+            .collect(),
+    })
+}
+
+/// The public view of a report (no reporter identity or contact, ever).
+fn request_v(st: &AppState, ctx: &Ctx, city: &City, m: &report::Model, l: &Lookups) -> V {
+    let state = St::parse(&m.state).unwrap_or(St::Diterima);
+    let cat = l.cats.iter().find(|c| c.id == m.category_id);
+    let agency = m.agency_id.and_then(|a| l.agencies.get(&a).cloned());
+    let expected = l.due.get(&m.code).map(|d| from_us(*d));
     let base = format!("{}{}", st.notifier.base_url(city), ctx.base);
-    let media = match photo {
-        Some(p) => Some(format!("{base}/pengaduan/{}/foto/{}", m.code, p.file_id)),
+    let media = match l.photo.get(&m.id) {
+        Some(p) => Some(format!("{base}/pengaduan/{}/foto/{p}", m.code)),
         None => Some(m.media_url.clone()).filter(|u| !u.is_empty()),
     };
     let mut notes = m.status_note.clone();
     if notes.is_empty() {
         notes = platform::i18n::t(ctx.lang, &format!("mas-state-{}", state.code()));
     }
-    let address = {
-        let kel = m
-            .kelurahan_code
-            .as_deref()
-            .and_then(|k| city.villages().into_iter().find(|v| v.code == k))
-            .map(|v| format!("Kel. {}", v.name));
-        [
-            Some(m.address.clone()).filter(|a| !a.is_empty()),
-            kel,
-            Some(city.name.clone()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ")
-    };
-    Ok(V::O(vec![
+    let kel = m
+        .kelurahan_code
+        .as_deref()
+        .and_then(|k| l.villages.get(k))
+        .map(|v| format!("Kel. {v}"));
+    let address = [
+        Some(m.address.clone()).filter(|a| !a.is_empty()),
+        kel,
+        Some(city.name.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    V::O(vec![
         ("service_request_id", s(m.code.clone())),
         ("status", s(state.open311())),
         ("status_notes", s(notes)),
@@ -463,7 +497,7 @@ async fn request_v(
         ("lat", m.lat.map(V::N).unwrap_or(V::Null)),
         ("long", m.lon.map(V::N).unwrap_or(V::Null)),
         ("media_url", opt(media)),
-    ]))
+    ])
 }
 
 const OPEN_STATES: [St; 7] = [
@@ -581,14 +615,15 @@ async fn requests(
         }
     }
     let rows = qy
-        .order_by_desc(report::Column::CreatedUs)
+        .order_by_desc(report::Column::Id)
         .limit(1000)
         .all(st.db.conn())
         .await?;
-    let mut list = Vec::with_capacity(rows.len());
-    for m in &rows {
-        list.push(request_v(st, ctx, city, m, &cats, now).await?);
-    }
+    let l = lookups(st, city, &rows).await?;
+    let list = rows
+        .iter()
+        .map(|m| request_v(st, ctx, city, m, &l))
+        .collect();
     Ok(respond(
         fmt,
         StatusCode::OK,
@@ -622,21 +657,15 @@ pub async fn get_request(
         .one(st.db.conn())
         .await;
     match found {
-        Ok(Some(m)) => {
-            let cats = match store::categories(st.db.conn(), &city, false).await {
-                Ok(c) => c,
-                Err(e) => return internal(fmt, e),
-            };
-            match request_v(&st, &ctx, &city, &m, &cats, st.notifier.now()).await {
-                Ok(v) => respond(
-                    fmt,
-                    StatusCode::OK,
-                    "service_requests",
-                    V::L("request", vec![v]),
-                ),
-                Err(e) => internal(fmt, e),
-            }
-        }
+        Ok(Some(m)) => match lookups(&st, &city, std::slice::from_ref(&m)).await {
+            Ok(l) => respond(
+                fmt,
+                StatusCode::OK,
+                "service_requests",
+                V::L("request", vec![request_v(&st, &ctx, &city, &m, &l)]),
+            ),
+            Err(e) => internal(fmt, e),
+        },
         Ok(None) => error(fmt, StatusCode::NOT_FOUND, "service_request_id not found"),
         Err(e) => internal(fmt, e.into()),
     }

@@ -379,3 +379,126 @@ db_test!(
         assert!(csv.contains("Jumlah,2,1,1,1,1,1,"), "{csv}");
     }
 );
+
+db_test!(
+    the_json_api_submits_and_refuses_with_stable_keys,
+    async |t: &TestDb| {
+        let (app, _) = app(t).await;
+        let c = platform::city::get(&t.db, "12.75").await.unwrap().unwrap();
+        let acc = platform::accounts::list(&t.db, &c, &Default::default(), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.nik.as_deref() == Some("1275021508900001"))
+            .unwrap();
+        let (token, _) = platform::sessions::create_token(&t.db, &c, &acc, "hp")
+            .await
+            .unwrap();
+        let http = reqwest::Client::new();
+        let cats: serde_json::Value = http
+            .get(app.url("/api/v1/pengaduan/kategori"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            cats.as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["code"] == "lampu-jalan")
+        );
+        let up: serde_json::Value = http
+            .post(app.url("/api/v1/files"))
+            .bearer_auth(&token)
+            .multipart(reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(jpeg()).file_name("a.jpg"),
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let body = serde_json::json!({"category": "lampu-jalan", "description": "Lampu jalan mati di gang masjid.", "lat": "3.6001", "lon": "98.4852", "photos": []});
+        let r = http
+            .post(app.url("/api/v1/pengaduan"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let e: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(e["error"], "validation_failed");
+        assert_eq!(e["fields"]["photos"]["key"], "photo_required");
+        let r = http
+            .post(app.url("/api/v1/pengaduan"))
+            .bearer_auth(&token)
+            .body("{")
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let mut ok = body.clone();
+        ok["photos"] = serde_json::json!([up["id"]]);
+        let r = http
+            .post(app.url("/api/v1/pengaduan"))
+            .bearer_auth(&token)
+            .json(&ok)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let rep: serde_json::Value = r.json().await.unwrap();
+        let code = rep["code"].as_str().unwrap().to_string();
+        assert!(rep.get("reporter_id").is_none());
+        let mine: serde_json::Value = http
+            .get(app.url("/api/v1/pengaduan/saya"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(mine[0]["code"], code.as_str());
+        let one: serde_json::Value = http
+            .get(app.url(&format!("/api/v1/pengaduan/{code}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(one["timeline"][0]["kind"], "submit");
+        assert_eq!(
+            one["timeline"][0]["actor"], "",
+            "the public does not learn who"
+        );
+        let r = http
+            .post(app.url(&format!("/api/v1/pengaduan/{code}/aksi")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"action": "confirm"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            r.json::<serde_json::Value>().await.unwrap()["fields"]["action"]["key"],
+            "transition_not_allowed"
+        );
+        let doc: serde_json::Value = http
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(doc["paths"]["/api/v1/pengaduan"]["post"].is_object());
+    }
+);

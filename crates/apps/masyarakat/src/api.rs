@@ -1,0 +1,153 @@
+//! e-Masyarakat's JSON API for mobile apps (OpenAPI, bearer tokens from the account page):
+//! categories, submit (photos uploaded first through `/api/v1/files`), my reports, one report
+//! with its public timeline, support, and the reporter's answers (confirm, dispute, answer).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::{self, Viewer};
+use crate::store::{self, ActionInput, Category, Report, ReportInput, TimelineEntry};
+use platform::error::{AppError, AppResult};
+use platform::web::AppState;
+use platform::web::api::ApiJson;
+use platform::web::auth::SignedIn;
+use platform::web::context::Ctx;
+
+/// The active categories (Open311 services), with their extra questions.
+#[utoipa::path(get, path = "/api/v1/pengaduan/kategori", tag = "masyarakat", responses((status = 200, body = [Category])))]
+pub async fn categories(State(st): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<Category>>> {
+    Ok(Json(
+        store::categories(st.db.conn(), &ctx.city, true).await?,
+    ))
+}
+
+/// Submit a complaint. `photos` are ids from `POST /api/v1/files` (one to three).
+#[utoipa::path(post, path = "/api/v1/pengaduan", tag = "masyarakat", request_body = ReportInput,
+    responses((status = 201, body = Report), (status = 422, body = platform::web::api::ApiError), (status = 401)),
+    security(("bearer" = [])))]
+pub async fn submit(
+    State(st): State<AppState>,
+    s: SignedIn,
+    ApiJson(input): ApiJson<ReportInput>,
+) -> AppResult<Response> {
+    let r = store::submit(
+        &st.db,
+        &st.notifier,
+        &st.files,
+        &s.ctx.city,
+        &s.user,
+        &input,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
+}
+
+/// My reports, newest first.
+#[utoipa::path(get, path = "/api/v1/pengaduan/saya", tag = "masyarakat", responses((status = 200, body = [Report]), (status = 401)),
+    security(("bearer" = [])))]
+pub async fn mine(State(st): State<AppState>, s: SignedIn) -> AppResult<Json<Vec<Report>>> {
+    Ok(Json(
+        store::of_reporter(&st.db, &s.ctx.city, s.user.id, 200).await?,
+    ))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReportDetail {
+    pub report: Report,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// One report with its public timeline (as the viewer may see it).
+#[utoipa::path(get, path = "/api/v1/pengaduan/{code}", tag = "masyarakat", params(("code" = String, Path)),
+    responses((status = 200, body = ReportDetail), (status = 404)))]
+pub async fn one(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+) -> AppResult<Json<ReportDetail>> {
+    let r = store::get_by_code(st.db.conn(), &ctx.city, &code)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let viewer = match &ctx.user {
+        Some(u) if u.id == r.reporter_id => Viewer::Reporter,
+        Some(u)
+            if u.role.reads_everything()
+                || matches!(
+                    u.role,
+                    kernel::roles::Role::Operator | kernel::roles::Role::Admin
+                ) =>
+        {
+            Viewer::CityWide
+        }
+        Some(u) if u.agency_id.is_some() && u.agency_id == r.agency_id => Viewer::Agency,
+        _ => Viewer::Public,
+    };
+    if !domain::may_see_report(r.privacy, viewer) {
+        return Err(AppError::NotFound);
+    }
+    let mut timeline = store::timeline(&st.db, &ctx.city, r.id, false).await?;
+    if !domain::may_see_reporter(r.privacy, viewer) {
+        for e in &mut timeline {
+            e.actor = String::new();
+        }
+    }
+    Ok(Json(ReportDetail {
+        report: r,
+        timeline,
+    }))
+}
+
+/// "Saya juga": support and follow someone else's open report.
+#[utoipa::path(post, path = "/api/v1/pengaduan/{code}/dukung", tag = "masyarakat", params(("code" = String, Path)),
+    responses((status = 200, body = Report), (status = 422, body = platform::web::api::ApiError)), security(("bearer" = [])))]
+pub async fn support(
+    State(st): State<AppState>,
+    s: SignedIn,
+    Path(code): Path<String>,
+) -> AppResult<Json<Report>> {
+    Ok(Json(
+        store::support(&st.db, &st.notifier, &s.ctx.city, &s.user, &code).await?,
+    ))
+}
+
+/// An action: the reporter's confirm / dispute / answer; staff actions as on the staff page
+/// (photos by id).
+#[utoipa::path(post, path = "/api/v1/pengaduan/{code}/aksi", tag = "masyarakat", params(("code" = String, Path)), request_body = ActionInput,
+    responses((status = 200, body = Report), (status = 403), (status = 422, body = platform::web::api::ApiError)), security(("bearer" = [])))]
+pub async fn act(
+    State(st): State<AppState>,
+    s: SignedIn,
+    Path(code): Path<String>,
+    ApiJson(input): ApiJson<ActionInput>,
+) -> AppResult<Json<Report>> {
+    Ok(Json(
+        store::act(
+            &st.db,
+            &st.notifier,
+            &st.files,
+            &s.ctx.city,
+            &s.user,
+            &code,
+            &input,
+        )
+        .await?,
+    ))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(categories, submit, mine, one, support, act),
+    components(schemas(
+        Category,
+        store::Question,
+        Report,
+        ReportInput,
+        ActionInput,
+        ReportDetail,
+        TimelineEntry
+    ))
+)]
+pub struct MasyarakatApi;
