@@ -1,5 +1,6 @@
 //! `balaikota`: the whole smart city in one binary.
 
+mod bench;
 mod config;
 
 use std::net::SocketAddr;
@@ -50,6 +51,18 @@ enum Command {
     },
     /// Print the OpenAPI document of the JSON API.
     Openapi,
+    /// Measure e-Masyarakat's speed on this machine (run it with --release).
+    Bench {
+        /// Complaints to load before timing the listings.
+        #[arg(long, default_value_t = 1_000_000)]
+        reports: u64,
+        /// Complaints submitted through the HTTP API (and raw rows inserted).
+        #[arg(long, default_value_t = 1000)]
+        submits: u64,
+        /// Requests timed per listing.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -271,8 +284,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("Backup written to {}.", out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench {
+            reports,
+            submits,
+            samples,
+        } => {
+            init_logs(false);
+            bench::run(bench::Options {
+                reports,
+                submits,
+                samples,
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Openapi => {
-            let doc = platform::web::api::openapi(&[]);
+            let doc = platform::web::api::openapi(&apps());
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(ExitCode::SUCCESS)
         }

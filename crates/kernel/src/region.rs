@@ -132,7 +132,25 @@ pub fn provinces() -> Vec<Region> {
 }
 
 /// Villages (kelurahan/desa) of one regency, by scanning the embedded file once.
+/// The villages of the regencies asked for so far (a deployment serves a few), so the national
+/// list is scanned once per regency, not on every page.
+static VILLAGES_SEEN: LazyLock<std::sync::RwLock<std::collections::HashMap<String, Vec<Region>>>> =
+    LazyLock::new(Default::default);
+
 pub fn villages_of_regency(regency_code: &str) -> Vec<Region> {
+    if let Ok(seen) = VILLAGES_SEEN.read()
+        && let Some(v) = seen.get(regency_code)
+    {
+        return v.clone();
+    }
+    let v = scan_villages(regency_code);
+    if let Ok(mut seen) = VILLAGES_SEEN.write() {
+        seen.insert(regency_code.to_string(), v.clone());
+    }
+    v
+}
+
+fn scan_villages(regency_code: &str) -> Vec<Region> {
     let prefix = format!("{regency_code}.");
     VILLAGES
         .lines()

@@ -501,10 +501,12 @@ impl Notifier {
         let base = self.base_url(city);
         let link = notice.link.as_ref().map(|p| format!("{base}{p}"));
         let short = match &notice.link {
-            Some(p) if channels.contains(&Channel::Sms) => Some(format!(
-                "{base}/l/{}",
-                short_code(&**tx, city, p, now_us).await?
-            )),
+            Some(p) if channels.contains(&Channel::Sms) && self.inner.settings.sms.is_some() => {
+                Some(format!(
+                    "{base}/l/{}",
+                    short_code(&**tx, city, p, now_us).await?
+                ))
+            }
             _ => None,
         };
         let mut rendered: BTreeMap<&'static str, (String, String, String)> = BTreeMap::new();

@@ -1,0 +1,380 @@
+//! `balaikota bench`: the speed figures of e-Masyarakat on the machine it runs on, in one run.
+//!
+//! 1. The raw SQLite rate of inserting and committing one row like a complaint, each in its own
+//!    transaction (the ceiling for anything that saves a complaint durably).
+//! 2. The end-to-end rate of submitting a complaint through the HTTP JSON API (no photo upload:
+//!    every submission refers to one photo uploaded first), and its ratio to (1).
+//! 3. With the table filled to `--reports` complaints: p50/p99 latency of Open311 `GET requests`
+//!    (default window, a service_code filter, a status filter) and of the staff inbox page.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, Statement};
+
+use platform::accounts::Passwords;
+use platform::app::CityApp;
+use platform::city::CityCache;
+use platform::db::{Backend, Db, DbTarget};
+use platform::files::FileStore;
+use platform::web::{AppState, WebSettings};
+
+pub struct Options {
+    pub reports: u64,
+    pub submits: u64,
+    pub samples: usize,
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v.get(i).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+pub async fn run(opt: Options) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let target = DbTarget::default_sqlite(&dir);
+    let db = Db::connect(&target).await?;
+    let apps: Vec<Arc<dyn CityApp>> = vec![Arc::new(masyarakat::Masyarakat::new())];
+    platform::db::migrate::run(&db, &platform::app::all_migrations(&apps)).await?;
+    let pw = Passwords::fast_for_tests();
+    platform::seed::demo(&db, &pw)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let city = platform::city::get(&db, "12.75")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no demo city"))?;
+    for a in &apps {
+        a.seed_demo(&db, &city)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    println!(
+        "Balaikota bench: SQLite in {} ({} cores)",
+        dir.display(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+
+    // 1. Raw insert + commit, one row per transaction.
+    db.conn()
+        .execute_unprepared(
+            "CREATE TABLE bench_raw (city_code TEXT NOT NULL, id TEXT NOT NULL, code TEXT NOT NULL, category_id TEXT NOT NULL, description TEXT NOT NULL, privacy TEXT NOT NULL, reporter_id TEXT NOT NULL, lat REAL, lon REAL, address TEXT NOT NULL, state TEXT NOT NULL, created_us INTEGER NOT NULL, PRIMARY KEY (city_code, id))",
+        )
+        .await?;
+    let n_raw = opt.submits;
+    let t0 = Instant::now();
+    for i in 0..n_raw {
+        let tx = db.begin_write().await?;
+        tx.execute_raw(Statement::from_sql_and_values(
+            db.db_backend(),
+            "INSERT INTO bench_raw VALUES ('12.75', ?, ?, ?, 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.', 'public', ?, 3.6001, 98.4852, 'Jl. Sudirman', 'diterima', ?)",
+            [
+                uuid::Uuid::now_v7().to_string().into(),
+                format!("RAW-{i:07}").into(),
+                uuid::Uuid::nil().to_string().into(),
+                uuid::Uuid::nil().to_string().into(),
+                (i as i64).into(),
+            ],
+        ))
+        .await?;
+        tx.commit().await?;
+    }
+    let raw = rate(n_raw, t0.elapsed());
+
+    // 2. End to end through HTTP.
+    let notifier = platform::notify::Notifier::new(
+        platform::notify::NotifySettings::default(),
+        Arc::new(platform::clock::SystemClock),
+    )?;
+    let state = AppState {
+        db: db.clone(),
+        cities: CityCache::default(),
+        passwords: pw.clone(),
+        files: FileStore::local(&dir.join("files"))?,
+        settings: Arc::new(WebSettings {
+            default_city: Some("12.75".into()),
+            secure_cookies: false,
+        }),
+        apps: Arc::new(apps.clone()),
+        notifier,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = platform::web::router(state);
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    let base = format!("http://{addr}");
+    platform::install_tls();
+    let http = reqwest::Client::new();
+    let citizen = platform::accounts::list(&db, &city, &Default::default(), 100)
+        .await?
+        .into_iter()
+        .find(|a| a.nik.is_some())
+        .ok_or_else(|| anyhow::anyhow!("no demo citizen"))?;
+    let (token, _) = platform::sessions::create_token(&db, &city, &citizen, "bench").await?;
+    let jpeg = {
+        let img = image_bytes();
+        reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(img).file_name("a.png"),
+        )
+    };
+    let up: serde_json::Value = http
+        .post(format!("{base}/api/v1/files"))
+        .bearer_auth(&token)
+        .multipart(jpeg)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let photo = up["id"].clone();
+    let body = serde_json::json!({
+        "category": "lampu-jalan",
+        "description": "Lampu jalan di depan SD Negeri 3 mati sejak seminggu.",
+        "lat": "3.6001", "lon": "98.4852", "address": "Jl. Sudirman",
+        "photos": [photo],
+    });
+    let t0 = Instant::now();
+    for _ in 0..opt.submits {
+        let r = http
+            .post(format!("{base}/api/v1/pengaduan"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await?;
+        if r.status() != reqwest::StatusCode::CREATED {
+            anyhow::bail!(
+                "submit failed: {} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            );
+        }
+    }
+    let e2e = rate(opt.submits, t0.elapsed());
+    println!();
+    println!("| measure | figure |");
+    println!("|---|---|");
+    println!("| raw SQLite insert + commit, one row per transaction | {raw:.0} rows/s |");
+    println!(
+        "| complaint submit through the HTTP JSON API (no photo upload) | {e2e:.0} complaints/s |"
+    );
+    println!("| ratio (target ≥ 50 %) | {:.0} % |", e2e / raw * 100.0);
+
+    // 3. Fill to N complaints, then time the listings.
+    let have: u64 = masyarakat::store::count(&db, &city).await?;
+    let t0 = Instant::now();
+    fill(&db, &city, have, opt.reports).await?;
+    if db.backend() == Backend::Sqlite {
+        db.conn().execute_unprepared("ANALYZE").await?;
+    }
+    let filled = masyarakat::store::count(&db, &city).await?;
+    println!(
+        "| complaints loaded | {filled} (in {:.0} s) |",
+        t0.elapsed().as_secs_f64()
+    );
+    // The operator's session for the staff inbox.
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let staff = reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let page = staff
+        .get(format!("{base}/masuk"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let csrf = page
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or("")
+        .to_string();
+    let r = staff
+        .post(format!("{base}/masuk"))
+        .form(&[
+            ("identifier", "operator"),
+            ("password", platform::seed::DEMO_PASSWORD),
+            ("_csrf", csrf.as_str()),
+        ])
+        .send()
+        .await?;
+    if !r.status().is_redirection() {
+        anyhow::bail!("operator login failed: {}", r.status());
+    }
+    let cases = [
+        (
+            "Open311 GET requests (default window)",
+            "/open311/v2/requests.json",
+            false,
+        ),
+        (
+            "Open311 GET requests?service_code=sampah",
+            "/open311/v2/requests.json?service_code=sampah",
+            false,
+        ),
+        (
+            "Open311 GET requests?status=closed",
+            "/open311/v2/requests.json?status=closed",
+            false,
+        ),
+        ("staff inbox, first page", "/staf/pengaduan", true),
+        (
+            "staff inbox, state filter",
+            "/staf/pengaduan?status=diproses",
+            true,
+        ),
+    ];
+    for (name, path, as_staff) in cases {
+        let client = if as_staff { &staff } else { &http };
+        let mut times = Vec::with_capacity(opt.samples);
+        let mut rows = 0usize;
+        for i in 0..opt.samples + 5 {
+            let t = Instant::now();
+            let r = client.get(format!("{base}{path}")).send().await?;
+            let status = r.status();
+            let text = r.text().await?;
+            let d = t.elapsed();
+            if !status.is_success() {
+                anyhow::bail!("{path}: {status}");
+            }
+            if i >= 5 {
+                times.push(d);
+            }
+            rows = if as_staff {
+                text.matches("<li>").count()
+            } else {
+                text.matches("\"service_request_id\"").count()
+            };
+        }
+        println!(
+            "| {name} ({rows} rows) | p50 {} · p99 {} |",
+            ms(pct(times.clone(), 0.5)),
+            ms(pct(times, 0.99))
+        );
+    }
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!("balaikota-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+/// A small PNG (the photo every benchmark submission refers to).
+fn image_bytes() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, 128])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    let _ = image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png);
+    out.into_inner()
+}
+
+/// Adds complaints until there are `total`: spread over two years, over the categories,
+/// agencies and states, in transactions of 5,000 rows.
+async fn fill(db: &Db, city: &platform::city::City, have: u64, total: u64) -> anyhow::Result<()> {
+    if have >= total {
+        return Ok(());
+    }
+    let cats = masyarakat::store::categories(db.conn(), city, false).await?;
+    let agencies: Vec<uuid::Uuid> = platform::agencies::list(db, city, &Default::default())
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let villages: Vec<String> = city
+        .villages()
+        .into_iter()
+        .map(|v| v.code.to_string())
+        .collect();
+    let states = [
+        "diterima",
+        "didisposisi",
+        "diproses",
+        "selesai_langsung",
+        "selesai_langsung",
+        "butuh_anggaran",
+        "ditolak",
+        "selesai_langsung",
+    ];
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let span_us: i64 = 730 * 86_400_000_000;
+    let mut i = have;
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    while i < total {
+        let tx = db.begin_write().await?;
+        let end = (i + 5000).min(total);
+        let mut sql = String::from(
+            "INSERT INTO mas_reports (city_code, id, code, category_id, description, privacy, reporter_id, lat, lon, kelurahan_code, address, answers, state, agency_id, assignee_id, closure, closure_note, after_photo, estimate_rupiah, programme, budget_agency_id, referred_to, duplicate_of, awaiting_confirmation, confirm_due_us, confirmation, satisfaction, supporters, status_note, source, contact, media_url, created_us, updated_us, verified_us, closed_us) VALUES ",
+        );
+        for k in i..end {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            // Older rows first, so ids (time-ordered) follow creation times.
+            let created = now_us - span_us + (span_us / total as i64) * k as i64;
+            let id = uuid::Uuid::now_v7();
+            let cat = &cats[(rng % cats.len() as u64) as usize];
+            let state = states[(rng >> 8) as usize % states.len()];
+            let closed = matches!(state, "selesai_langsung" | "butuh_anggaran" | "ditolak");
+            let agency = if state == "diterima" {
+                "NULL".to_string()
+            } else {
+                format!(
+                    "X'{}'",
+                    agencies[(rng >> 16) as usize % agencies.len()].simple()
+                )
+            };
+            let closure = match state {
+                "selesai_langsung" => "'fixed_directly'",
+                "butuh_anggaran" => "'needs_budget'",
+                "ditolak" => "'rejected'",
+                _ => "NULL",
+            };
+            let estimate = if state == "butuh_anggaran" {
+                format!("{}", 10_000_000 + (rng % 500) * 1_000_000)
+            } else {
+                "NULL".into()
+            };
+            let vill = &villages[(rng >> 24) as usize % villages.len()];
+            let lat = 3.55 + ((rng >> 32) % 1000) as f64 / 10_000.0;
+            let lon = 98.45 + ((rng >> 40) % 900) as f64 / 10_000.0;
+            if k > i {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "('{}',X'{}','BNC-{k:08}',X'{}','Laporan contoh nomor {k} untuk uji kecepatan.','public',X'{}',{lat},{lon},'{vill}','Jl. Contoh {k}','{{}}','{state}',{agency},NULL,{closure},'',NULL,{estimate},'',NULL,'',NULL,{},NULL,NULL,NULL,0,'','bench','','',{created},{created},NULL,{})",
+                city.code,
+                id.simple(),
+                cat.id.simple(),
+                uuid::Uuid::nil().simple(),
+                i32::from(false),
+                if closed { created.to_string() } else { "NULL".into() },
+            ));
+        }
+        tx.execute_unprepared(&sql).await?;
+        tx.commit().await?;
+        i = end;
+    }
+    Ok(())
+}
