@@ -614,8 +614,9 @@ async fn requests(
             qy = qy.filter(report::Column::State.is_in(states));
         }
     }
+    // Newest first along the (city_code, created_us) index: no sort of the whole window.
     let rows = qy
-        .order_by_desc(report::Column::Id)
+        .order_by_desc(report::Column::CreatedUs)
         .limit(1000)
         .all(st.db.conn())
         .await?;
