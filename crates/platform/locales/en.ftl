@@ -554,3 +554,5 @@ mas-eval-total = Total
 mas-eval-no-agency = (not yet sent to an agency)
 mas-eval-no-kecamatan = (no kelurahan)
 mas-eval-notes = On time counts working days of the city's calendar. Satisfied: reporters who confirmed, or did not answer within 10 working days, out of those asked.
+mas-nearby-title = Similar reports nearby
+mas-nearby-lead = If it is the same problem, press "This affects me too": you will hear of its progress and the report carries more weight.

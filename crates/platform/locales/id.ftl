@@ -554,3 +554,5 @@ mas-eval-total = Jumlah
 mas-eval-no-agency = (belum didisposisi)
 mas-eval-no-kecamatan = (tanpa kelurahan)
 mas-eval-notes = Tepat waktu dihitung dalam hari kerja menurut kalender kota. Pelapor puas: yang mengonfirmasi, atau tidak menjawab dalam 10 hari kerja, dari yang diminta konfirmasi.
+mas-nearby-title = Sudah ada laporan serupa di dekat sini
+mas-nearby-lead = Bila masalahnya sama, tekan "Saya juga": Anda ikut dikabari dan laporan itu jadi lebih kuat.

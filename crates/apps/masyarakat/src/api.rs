@@ -139,7 +139,7 @@ pub async fn act(
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(categories, submit, mine, one, support, act),
+    paths(categories, submit, mine, one, support, act, nearby),
     components(schemas(
         Category,
         store::Question,
@@ -151,3 +151,46 @@ pub async fn act(
     ))
 )]
 pub struct MasyarakatApi;
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct NearbyQuery {
+    /// The category's code.
+    kategori: String,
+    lat: f64,
+    lon: f64,
+}
+
+/// Open reports of the same category near a place (to support instead of reporting again).
+#[utoipa::path(get, path = "/api/v1/pengaduan/sekitar", tag = "masyarakat", params(NearbyQuery),
+    responses((status = 200, body = [store::Nearby])))]
+pub async fn nearby(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<std::collections::BTreeMap<String, String>>,
+) -> AppResult<Json<Vec<store::Nearby>>> {
+    // Parsed by hand so a malformed query gets the stable JSON error, not a plain-text one.
+    let num = |k: &str| {
+        q.get(k)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+    };
+    let (Some(lat), Some(lon)) = (num("lat"), num("lon")) else {
+        return Err(AppError::BadRequest("query_invalid"));
+    };
+    let q = NearbyQuery {
+        kategori: q.get("kategori").cloned().unwrap_or_default(),
+        lat,
+        lon,
+    };
+    Ok(Json(
+        store::nearby(
+            &st.db,
+            &ctx.city,
+            &q.kategori,
+            (q.lat, q.lon),
+            ctx.user.as_ref().map(|u| u.id),
+            st.notifier.now(),
+        )
+        .await?,
+    ))
+}

@@ -61,6 +61,7 @@ impl CityApp for Masyarakat {
             .route("/api/v1/pengaduan", post(api::submit))
             .route("/api/v1/pengaduan/kategori", get(api::categories))
             .route("/api/v1/pengaduan/saya", get(api::mine))
+            .route("/api/v1/pengaduan/sekitar", get(api::nearby))
             .route("/api/v1/pengaduan/{code}", get(api::one))
             .route("/api/v1/pengaduan/{code}/dukung", post(api::support))
             .route("/api/v1/pengaduan/{code}/aksi", post(api::act))

@@ -1824,3 +1824,75 @@ pub async fn count(db: &Db, city: &City) -> AppResult<u64> {
         .count(db.conn())
         .await?)
 }
+
+/// An open report near a place, offered while reporting ("Saya juga").
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Nearby {
+    pub code: String,
+    pub description: String,
+    pub distance_m: u32,
+    pub supporters: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Metres between two points (haversine).
+pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let r = 6_371_000.0_f64;
+    let (la1, la2) = (a.0.to_radians(), b.0.to_radians());
+    let dla = (b.0 - a.0).to_radians();
+    let dlo = (b.1 - a.1).to_radians();
+    let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
+    2.0 * r * h.sqrt().asin()
+}
+
+/// Open, public reports of a category within the city's duplicate radius and age, nearest first.
+pub async fn nearby(
+    db: &Db,
+    city: &City,
+    category: &str,
+    (lat, lon): (f64, f64),
+    not_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<Nearby>> {
+    let Some(cat) = category_by_code(db.conn(), city, category).await? else {
+        return Ok(vec![]);
+    };
+    let s = settings(db.conn(), city).await?;
+    let radius = f64::from(s.duplicate_radius_m);
+    let dlat = radius / 111_000.0;
+    let dlon = radius / (111_000.0 * lat.to_radians().cos().abs().max(0.01));
+    let since = to_us(now - chrono::Duration::days(i64::from(s.duplicate_days)));
+    let open: Vec<&str> = State::ALL
+        .iter()
+        .filter(|x| !x.is_closed())
+        .map(|x| x.code())
+        .collect();
+    let rows = report::Entity::find()
+        .filter(report::Column::CityCode.eq(&city.code))
+        .filter(report::Column::CategoryId.eq(cat.id))
+        .filter(report::Column::CreatedUs.gte(since))
+        .filter(report::Column::State.is_in(open))
+        .filter(report::Column::Privacy.ne(Privacy::Confidential.code()))
+        .filter(report::Column::Lat.between(lat - dlat, lat + dlat))
+        .filter(report::Column::Lon.between(lon - dlon, lon + dlon))
+        .limit(50)
+        .all(db.conn())
+        .await?;
+    let mut out: Vec<Nearby> = rows
+        .into_iter()
+        .filter(|m| Some(m.reporter_id) != not_by)
+        .filter_map(|m| {
+            let d = distance_m((lat, lon), (m.lat?, m.lon?));
+            (d <= radius).then(|| Nearby {
+                code: m.code,
+                description: m.description.chars().take(140).collect(),
+                distance_m: d.round() as u32,
+                supporters: m.supporters,
+                created_at: from_us(m.created_us),
+            })
+        })
+        .collect();
+    out.sort_by_key(|n| n.distance_m);
+    out.truncate(5);
+    Ok(out)
+}
