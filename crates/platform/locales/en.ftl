@@ -556,3 +556,7 @@ mas-eval-no-kecamatan = (no kelurahan)
 mas-eval-notes = On time counts working days of the city's calendar. Satisfied: reporters who confirmed, or did not answer within 10 working days, out of those asked.
 mas-nearby-title = Similar reports nearby
 mas-nearby-lead = If it is the same problem, press "This affects me too": you will hear of its progress and the report carries more weight.
+mas-assign-to = Officer in charge
+mas-action-assign = Assign
+mas-event-assign = Assigned to an officer
+err-assignee_invalid = Choose an officer of the agency handling this complaint.

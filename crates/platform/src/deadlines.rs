@@ -602,6 +602,17 @@ pub async fn of_subject(
         .collect())
 }
 
+/// Names who is responsible for a deadline (the warn rung reminds them).
+pub async fn set_assignee(tx: &Tx, city: &City, id: Uuid, assignee: Option<Uuid>) -> AppResult<()> {
+    sla_clock::Entity::update_many()
+        .col_expr(sla_clock::Column::AssigneeId, Expr::value(assignee))
+        .filter(sla_clock::Column::CityCode.eq(&city.code))
+        .filter(sla_clock::Column::Id.eq(id))
+        .exec(&**tx)
+        .await?;
+    Ok(())
+}
+
 /// The deadline still running (not stopped) on a tracked thing, if any.
 pub async fn running<C: ConnectionTrait>(
     conn: &C,

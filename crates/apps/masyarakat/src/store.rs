@@ -1896,3 +1896,119 @@ pub async fn nearby(
     out.truncate(5);
     Ok(out)
 }
+
+/// Assigns a report to one officer of the agency holding it. The city desk and the agency's
+/// head may assign anyone of the agency; an officer may take it for themselves.
+pub async fn assign(
+    db: &Db,
+    notifier: &Notifier,
+    city: &City,
+    who: &Account,
+    code: &str,
+    officer: Uuid,
+) -> AppResult<Report> {
+    let r = get_by_code(db.conn(), city, code)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let role = actor_for(&r, who).ok_or(AppError::Forbidden)?;
+    let may = match role {
+        domain::Actor::Verifier => true,
+        domain::Actor::Agency => who.role == Role::Head || who.id == officer,
+        domain::Actor::Reporter => false,
+    };
+    if !may {
+        return Err(AppError::Forbidden);
+    }
+    if r.state.is_closed() || r.agency_id.is_none() {
+        return Err(AppError::invalid("action", "transition_not_allowed"));
+    }
+    let target = account::Entity::find_by_id((city.code.clone(), officer))
+        .one(db.conn())
+        .await?
+        .filter(|a| {
+            a.active
+                && a.agency_id == r.agency_id
+                && (a.role == Role::Officer.code() || a.role == Role::Head.code())
+        });
+    let Some(target) = target else {
+        return Err(AppError::invalid("assignee", "assignee_invalid"));
+    };
+    let now_us = to_us(notifier.now());
+    let mut tx = db.tx().await?;
+    report::Entity::update_many()
+        .col_expr(report::Column::AssigneeId, Expr::value(Some(officer)))
+        .col_expr(report::Column::UpdatedUs, Expr::value(now_us))
+        .filter(report::Column::CityCode.eq(&city.code))
+        .filter(report::Column::Id.eq(r.id))
+        .exec(&*tx)
+        .await?;
+    if let Some(d) = deadlines::running(&*tx, city, SUBJECT, &r.code).await? {
+        deadlines::set_assignee(&tx, city, d, Some(officer)).await?;
+    }
+    add_event(
+        &tx,
+        city,
+        r.id,
+        now_us,
+        &who.actor(),
+        Ev {
+            kind: "assign",
+            from: None,
+            to: None,
+            note: &target.full_name,
+            internal: true,
+        },
+    )
+    .await?;
+    if officer != who.id {
+        let people = people_of(&*tx, city, &[officer]).await?;
+        let cat = category::Entity::find_by_id((city.code.clone(), r.category_id))
+            .one(&*tx)
+            .await?
+            .map(Category::from);
+        let code2 = r.code.clone();
+        let vars = move |lang: Lang| {
+            vec![
+                ("code", code2.clone()),
+                (
+                    "category",
+                    cat.as_ref()
+                        .map(|c| c.name(lang).to_string())
+                        .unwrap_or_default(),
+                ),
+            ]
+        };
+        notifier
+            .enqueue(
+                &tx,
+                city,
+                &people,
+                &STAFF_CHANNELS,
+                &Notice {
+                    template: "masyarakat.disposed",
+                    vars: &vars,
+                    link: Some(format!("/staf/pengaduan/{}", r.code)),
+                    source_type: SUBJECT,
+                    source_id: r.code.clone(),
+                    key: format!("mas:{}:assign:{officer}:{now_us}", r.code),
+                },
+            )
+            .await?;
+    }
+    tx.audit(
+        &city.code,
+        &who.actor(),
+        Change {
+            action: "masyarakat.assign",
+            subject_type: SUBJECT,
+            subject_id: r.code.clone(),
+            before: Some(serde_json::json!({ "assignee": r.assignee_id })),
+            after: Some(serde_json::json!({ "assignee": officer })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get_by_code(db.conn(), city, &r.code)
+        .await?
+        .ok_or(AppError::NotFound)
+}

@@ -605,6 +605,9 @@ struct StaffPage {
     suggested: String,
     privacy_label: String,
     agencies: Vec<Agency>,
+    /// Officers of the agency holding the report, and the one assigned.
+    officers: Vec<(String, String)>,
+    assignee: String,
     timeline: Vec<(String, String, String, bool, String)>,
     deadlines: Vec<(String, String, String)>,
     actions: Vec<&'static str>,
@@ -773,7 +776,21 @@ async fn staff_page(
         .into_iter()
         .filter(|a| a.active)
         .collect();
+    let officers = match (r.agency_id, r.state.is_closed()) {
+        (Some(a), false) => platform::accounts::list(&st.db, &ctx.city, &Default::default(), 500)
+            .await?
+            .into_iter()
+            .filter(|x| {
+                x.active && x.agency_id == Some(a) && matches!(x.role, Role::Officer | Role::Head)
+            })
+            .map(|x| (x.id.to_string(), x.full_name))
+            .collect(),
+        _ => vec![],
+    };
+    let assignee = r.assignee_id.map(|a| a.to_string()).unwrap_or_default();
     Ok(StaffPage {
+        officers,
+        assignee,
         privacy_label: ctx.t(&format!("mas-privacy-{}", r.privacy.code())),
         suggested: suggested.map(|s| s.to_string()).unwrap_or_default(),
         state: state_label(&ctx, r.state),
@@ -836,6 +853,15 @@ pub async fn staff_action(
     }
     let result = if !file_errs.is_empty() {
         Err(AppError::Invalid(file_errs))
+    } else if input.action == "assign" {
+        match Uuid::parse_str(one(&fields, "assignee").trim()) {
+            Ok(officer) => {
+                store::assign(&st.db, &st.notifier, &s.ctx.city, &s.user, &code, officer)
+                    .await
+                    .map(|_| ())
+            }
+            Err(_) => Err(AppError::invalid("assignee", "assignee_invalid")),
+        }
     } else if input.action == "note" {
         store::add_internal_note(
             &st.db,

@@ -1110,3 +1110,63 @@ db_test!(
         assert_eq!(oct[0].received, 0);
     }
 );
+
+db_test!(
+    reports_are_assigned_to_an_officer_of_the_agency,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let p = photo(&w, t, &w.citizen).await;
+        let r = store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &report_input(p))
+            .await
+            .unwrap();
+        // Not before it has an agency.
+        let e = store::assign(&t.db, &w.n, &w.city, &w.verifier, &r.code, w.officer.id)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            keys(e),
+            vec![("action".to_string(), "transition_not_allowed")]
+        );
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &r.code,
+            &ActionInput {
+                agency: w.pupr.to_string(),
+                ..act("dispose")
+            },
+        )
+        .await
+        .unwrap();
+        // An officer of another agency cannot be assigned; a citizen cannot assign.
+        let e = store::assign(
+            &t.db,
+            &w.n,
+            &w.city,
+            &w.verifier,
+            &r.code,
+            w.other_officer.id,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(keys(e), vec![("assignee".to_string(), "assignee_invalid")]);
+        assert!(matches!(
+            store::assign(&t.db, &w.n, &w.city, &w.citizen, &r.code, w.officer.id).await,
+            Err(platform::AppError::Forbidden)
+        ));
+        // The officer takes it; the running deadline now names them.
+        let r = store::assign(&t.db, &w.n, &w.city, &w.officer, &r.code, w.officer.id)
+            .await
+            .unwrap();
+        assert_eq!(r.assignee_id, Some(w.officer.id));
+        let d = deadlines::of_subject(&t.db, &w.city, store::SUBJECT, &r.code, w.clock.now_utc())
+            .await
+            .unwrap();
+        assert_eq!(d.last().unwrap().assignee_id, Some(w.officer.id));
+        let tl = store::timeline(&t.db, &w.city, r.id, true).await.unwrap();
+        assert!(tl.iter().any(|e| e.kind == "assign" && e.internal));
+    }
+);
