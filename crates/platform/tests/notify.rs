@@ -953,3 +953,70 @@ db_test!(webhook_gets_a_signed_copy, async |t: &TestDb| {
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].title, "Selamat datang di Kota Binjai");
 });
+
+db_test!(
+    an_unreachable_gateway_is_recorded_and_retried_not_lost,
+    async |t: &TestDb| {
+        let w = world(&t.db).await;
+        // A port nobody listens on.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let clock = FakeClock::at(wib(2026, 11, 23, 9, 0));
+        let n = Notifier::new(
+            NotifySettings {
+                smtp_url: format!("smtp://127.0.0.1:{port}"),
+                sms: Some(SmsGateway {
+                    url: format!("http://127.0.0.1:{port}/send"),
+                    method: "POST".into(),
+                    headers: Default::default(),
+                    body: Some("to={to}&text={text}".into()),
+                    content_type: Some("application/x-www-form-urlencoded".into()),
+                    success_contains: None,
+                }),
+                max_attempts: 5,
+                ..Default::default()
+            },
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
+        let tx = t.db.tx().await.unwrap();
+        let vars = |_: kernel::Lang| vec![("name", "Tim".to_string())];
+        n.enqueue(
+            &tx,
+            &w.city,
+            &[Person::from_account_view(&w.inspector, Prefs::default())],
+            &[kernel::sla::Channel::Email, kernel::sla::Channel::Sms],
+            &Notice {
+                template: "account.welcome",
+                vars: &vars,
+                link: None,
+                source_type: "test",
+                source_id: "u1".into(),
+                key: "unreachable:1".into(),
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let r = n.deliver_due(&t.db, 10).await.unwrap();
+        assert_eq!(r.failed, 2);
+        let failed = notify::outbox_list(&t.db, &w.city, Some("failed"), 10, 0)
+            .await
+            .unwrap();
+        let sms = failed.iter().find(|m| m.channel == "sms").unwrap();
+        assert!(
+            sms.last_error
+                .as_deref()
+                .unwrap()
+                .starts_with("gateway unreachable"),
+            "{:?}",
+            sms.last_error
+        );
+        let mail = failed.iter().find(|m| m.channel == "email").unwrap();
+        assert!(!mail.last_error.as_deref().unwrap().is_empty());
+        // Waiting 30 s, then 60 s: the next try comes after the backoff, not before.
+        assert!(sms.next_attempt_at > clock.now_utc());
+        assert_eq!(sms.next_attempt_at - clock.now_utc(), Duration::seconds(30));
+    }
+);
