@@ -760,35 +760,40 @@ pub fn public_path(code: &str) -> String {
     format!("/pengaduan/{code}")
 }
 
-/// Submits a complaint: ticket code, photos, timeline, the verification deadline and the
-/// reporter's receipt, in one transaction.
-pub async fn submit(
-    db: &Db,
-    notifier: &Notifier,
-    files: &FileStore,
-    city: &City,
-    reporter: &Account,
-    input: &ReportInput,
-) -> AppResult<Report> {
-    let c = check(db, files, city, reporter, input).await?;
-    let now = notifier.now();
+/// A new report's own data, whichever way it came in.
+struct Fresh {
+    category_id: Uuid,
+    description: String,
+    privacy: Privacy,
+    reporter_id: Uuid,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    kelurahan: Option<String>,
+    address: String,
+    answers: BTreeMap<String, String>,
+    source: &'static str,
+    contact: String,
+    media_url: String,
+}
+
+/// Numbers and inserts a new report (state `diterima`) inside the caller's transaction.
+async fn file_new(tx: &Tx, city: &City, now: DateTime<Utc>, f: Fresh) -> AppResult<(Uuid, String)> {
     let now_us = to_us(now);
-    let mut tx = db.tx().await?;
-    let code = next_code(&tx, city, now.with_timezone(&city.tz).year()).await?;
+    let code = next_code(tx, city, now.with_timezone(&city.tz).year()).await?;
     let id = kernel::ids::new_id();
-    let m = report::ActiveModel {
+    report::ActiveModel {
         city_code: Set(city.code.clone()),
         id: Set(id),
         code: Set(code.clone()),
-        category_id: Set(c.category.id),
-        description: Set(c.description),
-        privacy: Set(c.privacy.code().into()),
-        reporter_id: Set(reporter.id),
-        lat: Set(c.lat),
-        lon: Set(c.lon),
-        kelurahan_code: Set(c.kelurahan),
-        address: Set(c.address),
-        answers: Set(serde_json::to_string(&c.answers).unwrap_or_else(|_| "{}".into())),
+        category_id: Set(f.category_id),
+        description: Set(f.description),
+        privacy: Set(f.privacy.code().into()),
+        reporter_id: Set(f.reporter_id),
+        lat: Set(f.lat),
+        lon: Set(f.lon),
+        kelurahan_code: Set(f.kelurahan),
+        address: Set(f.address),
+        answers: Set(serde_json::to_string(&f.answers).unwrap_or_else(|_| "{}".into())),
         state: Set(State::Diterima.code().into()),
         agency_id: Set(None),
         assignee_id: Set(None),
@@ -806,15 +811,52 @@ pub async fn submit(
         satisfaction: Set(None),
         supporters: Set(0),
         status_note: Set(String::new()),
-        source: Set("web".into()),
-        contact: Set(String::new()),
-        media_url: Set(String::new()),
+        source: Set(f.source.into()),
+        contact: Set(f.contact),
+        media_url: Set(f.media_url),
         created_us: Set(now_us),
         updated_us: Set(now_us),
         verified_us: Set(None),
         closed_us: Set(None),
     }
-    .insert(&*tx)
+    .insert(&**tx)
+    .await?;
+    Ok((id, code))
+}
+
+/// Submits a complaint: ticket code, photos, timeline, the verification deadline and the
+/// reporter's receipt, in one transaction.
+pub async fn submit(
+    db: &Db,
+    notifier: &Notifier,
+    files: &FileStore,
+    city: &City,
+    reporter: &Account,
+    input: &ReportInput,
+) -> AppResult<Report> {
+    let c = check(db, files, city, reporter, input).await?;
+    let now = notifier.now();
+    let now_us = to_us(now);
+    let mut tx = db.tx().await?;
+    let (id, code) = file_new(
+        &tx,
+        city,
+        now,
+        Fresh {
+            category_id: c.category.id,
+            description: c.description,
+            privacy: c.privacy,
+            reporter_id: reporter.id,
+            lat: c.lat,
+            lon: c.lon,
+            kelurahan: c.kelurahan,
+            address: c.address,
+            answers: c.answers,
+            source: "web",
+            contact: String::new(),
+            media_url: String::new(),
+        },
+    )
     .await?;
     for (i, f) in c.photos.iter().enumerate() {
         photo::ActiveModel {
@@ -862,9 +904,10 @@ pub async fn submit(
     )
     .await?;
     let cat = c.category.clone();
+    let code_v = code.clone();
     let vars = move |lang: Lang| {
         vec![
-            ("code", code_for_vars(&m.code)),
+            ("code", code_v.clone()),
             ("category", cat.name(lang).to_string()),
         ]
     };
@@ -931,47 +974,25 @@ pub async fn submit_external(
     let now = notifier.now();
     let now_us = to_us(now);
     let mut tx = db.tx().await?;
-    let code = next_code(&tx, city, now.with_timezone(&city.tz).year()).await?;
-    let id = kernel::ids::new_id();
-    report::ActiveModel {
-        city_code: Set(city.code.clone()),
-        id: Set(id),
-        code: Set(code.clone()),
-        category_id: Set(e.category.id),
-        description: Set(e.description),
-        privacy: Set(Privacy::Public.code().into()),
-        reporter_id: Set(e.client_id),
-        lat: Set(e.lat),
-        lon: Set(e.lon),
-        kelurahan_code: Set(None),
-        address: Set(e.address),
-        answers: Set(serde_json::to_string(&e.answers).unwrap_or_else(|_| "{}".into())),
-        state: Set(State::Diterima.code().into()),
-        agency_id: Set(None),
-        assignee_id: Set(None),
-        closure: Set(None),
-        closure_note: Set(String::new()),
-        after_photo: Set(None),
-        estimate_rupiah: Set(None),
-        programme: Set(String::new()),
-        budget_agency_id: Set(None),
-        referred_to: Set(String::new()),
-        duplicate_of: Set(None),
-        awaiting_confirmation: Set(false),
-        confirm_due_us: Set(None),
-        confirmation: Set(None),
-        satisfaction: Set(None),
-        supporters: Set(0),
-        status_note: Set(String::new()),
-        source: Set("open311".into()),
-        contact: Set(e.contact),
-        media_url: Set(e.media_url),
-        created_us: Set(now_us),
-        updated_us: Set(now_us),
-        verified_us: Set(None),
-        closed_us: Set(None),
-    }
-    .insert(&*tx)
+    let (id, code) = file_new(
+        &tx,
+        city,
+        now,
+        Fresh {
+            category_id: e.category.id,
+            description: e.description,
+            privacy: Privacy::Public,
+            reporter_id: e.client_id,
+            lat: e.lat,
+            lon: e.lon,
+            kelurahan: None,
+            address: e.address,
+            answers: e.answers,
+            source: "open311",
+            contact: e.contact,
+            media_url: e.media_url,
+        },
+    )
     .await?;
     let actor = Actor {
         id: Some(e.client_id),
@@ -1024,10 +1045,6 @@ pub async fn submit_external(
     .await?;
     tx.commit().await?;
     Ok(code)
-}
-
-fn code_for_vars(code: &str) -> String {
-    code.to_string()
 }
 
 /// Who the account is to this report.
