@@ -1489,39 +1489,15 @@ pub async fn act(
             .into_iter()
             .map(|x| x.id)
             .collect();
-        let people = people_of(&*tx, city, &officers).await?;
-        let cat = category::Entity::find_by_id((city.code.clone(), r.category_id))
-            .one(&*tx)
-            .await?
-            .map(Category::from);
-        let code = r.code.clone();
-        let vars = move |lang: Lang| {
-            vec![
-                ("code", code.clone()),
-                (
-                    "category",
-                    cat.as_ref()
-                        .map(|c| c.name(lang).to_string())
-                        .unwrap_or_default(),
-                ),
-            ]
-        };
-        notifier
-            .enqueue(
-                &tx,
-                city,
-                &people,
-                &STAFF_CHANNELS,
-                &Notice {
-                    template: "masyarakat.disposed",
-                    vars: &vars,
-                    link: Some(format!("/staf/pengaduan/{}", r.code)),
-                    source_type: SUBJECT,
-                    source_id: r.code.clone(),
-                    key: format!("mas:{}:to:{a}:{now_us}", r.code),
-                },
-            )
-            .await?;
+        tell_staff(
+            &tx,
+            notifier,
+            city,
+            &r,
+            &officers,
+            format!("mas:{}:to:{a}:{now_us}", r.code),
+        )
+        .await?;
     }
     tx.audit(
         &city.code,
@@ -1539,6 +1515,51 @@ pub async fn act(
     get_by_code(db.conn(), city, &r.code)
         .await?
         .ok_or(AppError::NotFound)
+}
+
+/// Tells officers (in-app and email) that a report is now theirs to handle.
+async fn tell_staff(
+    tx: &Tx,
+    notifier: &Notifier,
+    city: &City,
+    r: &Report,
+    officers: &[Uuid],
+    key: String,
+) -> AppResult<()> {
+    let people = people_of(&**tx, city, officers).await?;
+    let cat = category::Entity::find_by_id((city.code.clone(), r.category_id))
+        .one(&**tx)
+        .await?
+        .map(Category::from);
+    let code = r.code.clone();
+    let vars = move |lang: Lang| {
+        vec![
+            ("code", code.clone()),
+            (
+                "category",
+                cat.as_ref()
+                    .map(|c| c.name(lang).to_string())
+                    .unwrap_or_default(),
+            ),
+        ]
+    };
+    notifier
+        .enqueue(
+            tx,
+            city,
+            &people,
+            &STAFF_CHANNELS,
+            &Notice {
+                template: "masyarakat.disposed",
+                vars: &vars,
+                link: Some(format!("/staf/pengaduan/{}", r.code)),
+                source_type: SUBJECT,
+                source_id: r.code.clone(),
+                key,
+            },
+        )
+        .await?;
+    Ok(())
 }
 
 async fn people_of<C: ConnectionTrait>(
@@ -1978,39 +1999,15 @@ pub async fn assign(
     )
     .await?;
     if officer != who.id {
-        let people = people_of(&*tx, city, &[officer]).await?;
-        let cat = category::Entity::find_by_id((city.code.clone(), r.category_id))
-            .one(&*tx)
-            .await?
-            .map(Category::from);
-        let code2 = r.code.clone();
-        let vars = move |lang: Lang| {
-            vec![
-                ("code", code2.clone()),
-                (
-                    "category",
-                    cat.as_ref()
-                        .map(|c| c.name(lang).to_string())
-                        .unwrap_or_default(),
-                ),
-            ]
-        };
-        notifier
-            .enqueue(
-                &tx,
-                city,
-                &people,
-                &STAFF_CHANNELS,
-                &Notice {
-                    template: "masyarakat.disposed",
-                    vars: &vars,
-                    link: Some(format!("/staf/pengaduan/{}", r.code)),
-                    source_type: SUBJECT,
-                    source_id: r.code.clone(),
-                    key: format!("mas:{}:assign:{officer}:{now_us}", r.code),
-                },
-            )
-            .await?;
+        tell_staff(
+            &tx,
+            notifier,
+            city,
+            &r,
+            &[officer],
+            format!("mas:{}:assign:{officer}:{now_us}", r.code),
+        )
+        .await?;
     }
     tx.audit(
         &city.code,
