@@ -771,13 +771,53 @@ struct Fresh {
     kelurahan: Option<String>,
     address: String,
     answers: BTreeMap<String, String>,
+    /// Who hears of the deadline as requester (the reporter's account, if any).
+    requester: Option<Uuid>,
     source: &'static str,
     contact: String,
     media_url: String,
 }
 
-/// Numbers and inserts a new report (state `diterima`) inside the caller's transaction.
-async fn file_new(tx: &Tx, city: &City, now: DateTime<Utc>, f: Fresh) -> AppResult<(Uuid, String)> {
+/// Starts the deadline of a stage of a report (stopping none: the caller does that).
+async fn start_stage(
+    tx: &Tx,
+    city: &City,
+    now: DateTime<Utc>,
+    code: &str,
+    stage: domain::Stage,
+    agency: Option<Uuid>,
+    requester: Option<Uuid>,
+) -> AppResult<Uuid> {
+    deadlines::start(
+        tx,
+        city,
+        now,
+        NewDeadline {
+            app: "masyarakat".into(),
+            kind: stage.kind().into(),
+            subject_type: SUBJECT.into(),
+            subject_id: code.to_string(),
+            stage: stage.code().into(),
+            title: code.to_string(),
+            link: format!("/staf/pengaduan/{code}"),
+            agency_id: agency,
+            assignee_id: None,
+            requester_id: requester,
+        },
+    )
+    .await
+}
+
+/// Numbers and inserts a new report (state `diterima`) inside the caller's transaction, with
+/// its first timeline line and its verification deadline.
+async fn file_new(
+    tx: &Tx,
+    city: &City,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    f: Fresh,
+) -> AppResult<(Uuid, String)> {
+    let requester = f.requester;
     let now_us = to_us(now);
     let code = next_code(tx, city, now.with_timezone(&city.tz).year()).await?;
     let id = kernel::ids::new_id();
@@ -821,6 +861,31 @@ async fn file_new(tx: &Tx, city: &City, now: DateTime<Utc>, f: Fresh) -> AppResu
     }
     .insert(&**tx)
     .await?;
+    add_event(
+        tx,
+        city,
+        id,
+        now_us,
+        actor,
+        Ev {
+            kind: "submit",
+            from: None,
+            to: Some(State::Diterima),
+            note: "",
+            internal: false,
+        },
+    )
+    .await?;
+    start_stage(
+        tx,
+        city,
+        now,
+        &code,
+        domain::Stage::Verification,
+        None,
+        requester,
+    )
+    .await?;
     Ok((id, code))
 }
 
@@ -836,12 +901,13 @@ pub async fn submit(
 ) -> AppResult<Report> {
     let c = check(db, files, city, reporter, input).await?;
     let now = notifier.now();
-    let now_us = to_us(now);
     let mut tx = db.tx().await?;
+    let actor = reporter.actor();
     let (id, code) = file_new(
         &tx,
         city,
         now,
+        &actor,
         Fresh {
             category_id: c.category.id,
             description: c.description,
@@ -852,6 +918,7 @@ pub async fn submit(
             kelurahan: c.kelurahan,
             address: c.address,
             answers: c.answers,
+            requester: Some(reporter.id),
             source: "web",
             contact: String::new(),
             media_url: String::new(),
@@ -869,40 +936,6 @@ pub async fn submit(
         .insert(&*tx)
         .await?;
     }
-    let actor = reporter.actor();
-    add_event(
-        &tx,
-        city,
-        id,
-        now_us,
-        &actor,
-        Ev {
-            kind: "submit",
-            from: None,
-            to: Some(State::Diterima),
-            note: "",
-            internal: false,
-        },
-    )
-    .await?;
-    deadlines::start(
-        &tx,
-        city,
-        now,
-        NewDeadline {
-            app: "masyarakat".into(),
-            kind: domain::Stage::Verification.kind().into(),
-            subject_type: SUBJECT.into(),
-            subject_id: code.clone(),
-            stage: domain::Stage::Verification.code().into(),
-            title: code.clone(),
-            link: format!("/staf/pengaduan/{code}"),
-            agency_id: None,
-            assignee_id: None,
-            requester_id: Some(reporter.id),
-        },
-    )
-    .await?;
     let cat = c.category.clone();
     let code_v = code.clone();
     let vars = move |lang: Lang| {
@@ -972,12 +1005,16 @@ pub async fn submit_external(
     e: External,
 ) -> AppResult<String> {
     let now = notifier.now();
-    let now_us = to_us(now);
     let mut tx = db.tx().await?;
-    let (id, code) = file_new(
+    let actor = Actor {
+        id: Some(e.client_id),
+        label: format!("open311:{}", e.client_name),
+    };
+    let (_, code) = file_new(
         &tx,
         city,
         now,
+        &actor,
         Fresh {
             category_id: e.category.id,
             description: e.description,
@@ -988,46 +1025,10 @@ pub async fn submit_external(
             kelurahan: None,
             address: e.address,
             answers: e.answers,
+            requester: None,
             source: "open311",
             contact: e.contact,
             media_url: e.media_url,
-        },
-    )
-    .await?;
-    let actor = Actor {
-        id: Some(e.client_id),
-        label: format!("open311:{}", e.client_name),
-    };
-    add_event(
-        &tx,
-        city,
-        id,
-        now_us,
-        &actor,
-        Ev {
-            kind: "submit",
-            from: None,
-            to: Some(State::Diterima),
-            note: "",
-            internal: false,
-        },
-    )
-    .await?;
-    deadlines::start(
-        &tx,
-        city,
-        now,
-        NewDeadline {
-            app: "masyarakat".into(),
-            kind: domain::Stage::Verification.kind().into(),
-            subject_type: SUBJECT.into(),
-            subject_id: code.clone(),
-            stage: domain::Stage::Verification.code().into(),
-            title: code.clone(),
-            link: format!("/staf/pengaduan/{code}"),
-            agency_id: None,
-            assignee_id: None,
-            requester_id: None,
         },
     )
     .await?;
@@ -1270,22 +1271,14 @@ pub async fn act(
             if let Some(id) = running {
                 deadlines::stop(&tx, city, id, now).await?;
             }
-            deadlines::start(
+            start_stage(
                 &tx,
                 city,
                 now,
-                NewDeadline {
-                    app: "masyarakat".into(),
-                    kind: stage.kind().into(),
-                    subject_type: SUBJECT.into(),
-                    subject_id: r.code.clone(),
-                    stage: stage.code().into(),
-                    title: r.code.clone(),
-                    link: format!("/staf/pengaduan/{}", r.code),
-                    agency_id: step.new_agency.or(r.agency_id),
-                    assignee_id: None,
-                    requester_id: Some(r.reporter_id),
-                },
+                &r.code,
+                stage,
+                step.new_agency.or(r.agency_id),
+                Some(r.reporter_id),
             )
             .await?;
         }

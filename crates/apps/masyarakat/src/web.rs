@@ -5,7 +5,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -19,12 +19,6 @@ use platform::web::AppState;
 use platform::web::auth::{SignedIn, Staff};
 use platform::web::context::Ctx;
 use platform::web::form::Form;
-
-fn to(ctx: &Ctx, path: &str, msg: &str) -> Response {
-    let m: String = url::form_urlencoded::byte_serialize(ctx.t(msg).as_bytes()).collect();
-    let sep = if path.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{}{path}{sep}pesan={m}", ctx.base)).into_response()
-}
 
 fn has_htmx() -> bool {
     platform::web::assets::has_htmx()
@@ -239,7 +233,9 @@ pub async fn submit_report(
         Err(AppError::Invalid(file_errs))
     };
     match result {
-        Ok(r) => Ok(to(&s.ctx, &store::public_path(&r.code), "mas-submitted")),
+        Ok(r) => Ok(s
+            .ctx
+            .redirect_with(&store::public_path(&r.code), "mas-submitted")),
         Err(AppError::Invalid(errs)) => {
             let mut form = Form::new().with_errors(&errs, s.ctx.lang);
             for (k, v) in &fields {
@@ -444,7 +440,7 @@ pub async fn citizen_action(
     )
     .await
     {
-        Ok(r) => Ok(to(&s.ctx, &store::public_path(&r.code), "saved")),
+        Ok(r) => Ok(s.ctx.redirect_with(&store::public_path(&r.code), "saved")),
         Err(AppError::Invalid(errs)) => {
             let mut form = Form::new().with_errors(&errs, s.ctx.lang);
             form.set("note", &input.note);
@@ -462,7 +458,9 @@ pub async fn support(
     Path(code): Path<String>,
 ) -> AppResult<Response> {
     match store::support(&st.db, &st.notifier, &s.ctx.city, &s.user, &code).await {
-        Ok(r) => Ok(to(&s.ctx, &store::public_path(&r.code), "mas-supported")),
+        Ok(r) => Ok(s
+            .ctx
+            .redirect_with(&store::public_path(&r.code), "mas-supported")),
         Err(AppError::Invalid(errs)) => {
             let form = Form::new().with_errors(&errs, s.ctx.lang);
             let page = track_page(&st, s.ctx, &code, form).await?;
@@ -887,11 +885,9 @@ pub async fn staff_action(
         .map(|_| ())
     };
     match result {
-        Ok(()) => Ok(to(
-            &s.ctx,
-            &format!("/staf/pengaduan/{}", code.to_uppercase()),
-            "saved",
-        )),
+        Ok(()) => Ok(s
+            .ctx
+            .redirect_with(&format!("/staf/pengaduan/{}", code.to_uppercase()), "saved")),
         Err(AppError::Invalid(errs)) => {
             let mut form = Form::new().with_errors(&errs, s.ctx.lang);
             for (k, v) in &fields {

@@ -76,6 +76,13 @@ impl Ctx {
         format!("{}{}", self.base, path)
     }
 
+    /// A redirect within this city that shows a message (an i18n key) once on arrival.
+    pub fn redirect_with(&self, path: &str, msg_key: &str) -> Response {
+        let m: String = url::form_urlencoded::byte_serialize(self.t(msg_key).as_bytes()).collect();
+        let sep = if path.contains('?') { '&' } else { '?' };
+        Redirect::to(&format!("{}{path}{sep}pesan={m}", self.base)).into_response()
+    }
+
     pub fn asset(&self, name: &str) -> String {
         super::assets::url(name)
     }

@@ -23,12 +23,6 @@ use crate::notify::{self, OutboxItem, Prefs, WebhookInput, templates};
 use kernel::format;
 use kernel::{FieldError, FieldErrors, Lang};
 
-fn to(ctx: &Ctx, path: &str, msg: &str) -> Response {
-    let m: String = url::form_urlencoded::byte_serialize(ctx.t(msg).as_bytes()).collect();
-    let sep = if path.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{}{path}{sep}pesan={m}", ctx.base)).into_response()
-}
-
 fn invalid(page: impl IntoResponse) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
 }
@@ -253,7 +247,7 @@ pub async fn notifications_read(State(st): State<AppState>, s: SignedIn) -> AppR
         to_us(st.notifier.now()),
     )
     .await?;
-    Ok(to(&s.ctx, "/notifikasi", "notifications-marked"))
+    Ok(s.ctx.redirect_with("/notifikasi", "notifications-marked"))
 }
 
 /// The bell for API clients: unread count and the latest notices.
@@ -294,7 +288,7 @@ pub async fn prefs_save(
         },
     )
     .await?;
-    Ok(to(&s.ctx, "/akun", "prefs-saved"))
+    Ok(s.ctx.redirect_with("/akun", "prefs-saved"))
 }
 
 /// `/l/{code}`: a short link from an SMS.
@@ -363,7 +357,7 @@ pub async fn webhook_save(
     AxForm(input): AxForm<WebhookInput>,
 ) -> AppResult<Response> {
     match notify::save_webhook(&st.db, &a.ctx.city, &a.user.actor(), &input).await {
-        Ok(()) => Ok(to(&a.ctx, "/admin/notifikasi", "saved")),
+        Ok(()) => Ok(a.ctx.redirect_with("/admin/notifikasi", "saved")),
         Err(AppError::Invalid(errs)) => {
             let mut form = Form::new().with_errors(&errs, a.ctx.lang);
             form.set("url", &input.url);
@@ -449,7 +443,7 @@ pub async fn calendar_settings(
     AxForm(input): AxForm<SettingsInput>,
 ) -> AppResult<Response> {
     match calendar::save_settings(&st.db, &a.ctx.city, &a.user.actor(), &input).await {
-        Ok(_) => Ok(to(&a.ctx, "/admin/kalender", "saved")),
+        Ok(_) => Ok(a.ctx.redirect_with("/admin/kalender", "saved")),
         Err(AppError::Invalid(errs)) => {
             let mut form = Form::new().with_errors(&errs, a.ctx.lang);
             form.set("open", &input.open);
@@ -543,7 +537,7 @@ pub async fn holiday_delete(
     Path(date): Path<String>,
 ) -> AppResult<Response> {
     calendar::delete_holiday(&st.db, &a.ctx.city, &a.user.actor(), &date).await?;
-    Ok(to(&a.ctx, "/admin/kalender", "deleted"))
+    Ok(a.ctx.redirect_with("/admin/kalender", "deleted"))
 }
 
 #[derive(Template, WebTemplate)]
@@ -725,7 +719,7 @@ pub async fn policy_save(
         }));
     }
     match deadlines::save_policy(&st.db, &a.ctx.city, &a.user.actor(), &kind, &post.input).await {
-        Ok(_) => Ok(to(&a.ctx, "/admin/tenggat", "saved")),
+        Ok(_) => Ok(a.ctx.redirect_with("/admin/tenggat", "saved")),
         Err(AppError::Invalid(errs)) => {
             tracing::info!(city = %a.ctx.city.code, kind = %kind, "deadline kind refused");
             let mut form = Form::with_values(&post.input).with_errors(&errs, a.ctx.lang);
@@ -846,7 +840,7 @@ pub async fn template_save(
 ) -> AppResult<Response> {
     let lang = template_lang(&lang)?;
     match templates::save(&st.db, &a.ctx.city, &a.user.actor(), &key, lang, &input).await {
-        Ok(_) => Ok(to(&a.ctx, "/admin/templat", "saved")),
+        Ok(_) => Ok(a.ctx.redirect_with("/admin/templat", "saved")),
         Err(AppError::Invalid(errs)) => {
             let mut form = Form::new().with_errors(&errs, a.ctx.lang);
             form.set("subject", &input.subject);
@@ -870,7 +864,7 @@ pub async fn template_reset(
 ) -> AppResult<Response> {
     let lang = template_lang(&lang)?;
     templates::reset(&st.db, &a.ctx.city, &a.user.actor(), &key, lang).await?;
-    Ok(to(&a.ctx, "/admin/templat", "saved"))
+    Ok(a.ctx.redirect_with("/admin/templat", "saved"))
 }
 
 #[derive(Template, WebTemplate)]
@@ -950,5 +944,5 @@ pub async fn outbox_retry(
         to_us(st.notifier.now()),
     )
     .await?;
-    Ok(to(&a.ctx, "/admin/kotak-keluar", "outbox-retried"))
+    Ok(a.ctx.redirect_with("/admin/kotak-keluar", "outbox-retried"))
 }

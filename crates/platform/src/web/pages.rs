@@ -33,15 +33,10 @@ fn has_htmx() -> bool {
 
 /// A redirect within the city, with a message shown once.
 fn to(ctx: &Ctx, path: &str, msg: Option<&str>) -> Response {
-    let url = match msg {
-        Some(m) => {
-            let m: String = url::form_urlencoded::byte_serialize(ctx.t(m).as_bytes()).collect();
-            let sep = if path.contains('?') { '&' } else { '?' };
-            format!("{}{path}{sep}pesan={m}", ctx.base)
-        }
-        None => ctx.url(path),
-    };
-    Redirect::to(&url).into_response()
+    match msg {
+        Some(m) => ctx.redirect_with(path, m),
+        None => Redirect::to(&ctx.url(path)).into_response(),
+    }
 }
 
 #[derive(Template, WebTemplate)]
