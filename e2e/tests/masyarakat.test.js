@@ -70,8 +70,11 @@ test('phone: a dead streetlight from report to confirmed fix', async () => {
   assert.equal(await page.inputValue('#description'), 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.');
   await shot(page, 'phone-report-refused');
   await page.setInputFiles('#photo', photo);
-  await page.fill('#lat', '3.6001');
-  await page.fill('#lon', '98.4852');
+  // A tap on the map places the pin and fills the coordinates (inside the city's box).
+  await page.click('#location .map', { position: { x: 160, y: 120 } });
+  const lat = Number(await page.inputValue('#lat'));
+  const lon = Number(await page.inputValue('#lon'));
+  assert.ok(lat > 3.54 && lat < 3.68 && lon > 98.43 && lon < 98.55, `${lat}, ${lon}`);
   await page.fill('#address', 'Jl. Sudirman depan SD Negeri 3');
   await page.click('button[type=submit].primary');
   await page.waitForURL(/\/pengaduan\/ADU-\d{4}-\d{6}/);
@@ -119,5 +122,42 @@ test('phone: a dead streetlight from report to confirmed fix', async () => {
   await pub.goto(`${BASE}/pengaduan/${code}`);
   assert.doesNotMatch(await pub.textContent('main'), /Budi Santoso/);
   await anon.close();
+  await ctx.close();
+});
+
+test('phone: the public map and statistics, and a bulk disposition by the verifier', async () => {
+  const anon = await browser.newContext({ ...phone, locale: 'id-ID' });
+  let page = await anon.newPage();
+  await page.goto(`${BASE}/pengaduan/peta`);
+  // Leaflet draws one marker per sample report (the demo's eight, at least).
+  await page.waitForSelector('.map path.leaflet-interactive');
+  assert.ok((await page.locator('.map path.leaflet-interactive').count()) >= 8);
+  await page.locator('.map path.leaflet-interactive').first().click({ force: true });
+  assert.match(await page.textContent('.leaflet-popup-content'), /Diterima|Diteruskan|Selesai/);
+  await shot(page, 'phone-public-map');
+  await page.goto(`${BASE}/pengaduan/statistik`);
+  const main = await page.textContent('main');
+  assert.match(main, /Statistik pengaduan/);
+  assert.equal(await page.locator('svg.chart').count(), 3);
+  await shot(page, 'phone-statistics');
+  await anon.close();
+
+  const { ctx, page: op } = await login('operator');
+  await op.goto(`${BASE}/staf/pengaduan?status=diterima`);
+  const boxes = op.locator('input[name=code]');
+  assert.ok((await boxes.count()) >= 2);
+  const first = await boxes.nth(0).getAttribute('value');
+  const second = await boxes.nth(1).getAttribute('value');
+  await boxes.nth(0).check();
+  await boxes.nth(1).check();
+  await op.selectOption('#bulk-agency', { label: 'Dinas Lingkungan Hidup' });
+  await op.click('text=Disposisikan yang dicentang');
+  assert.match(await op.textContent('main'), /2 pengaduan didisposisikan\./);
+  await op.goto(`${BASE}/staf/pengaduan/${first}`);
+  assert.match(await op.textContent('main'), /Dinas Lingkungan Hidup/);
+  await op.goto(`${BASE}/staf/pengaduan?tampil=peta`);
+  await op.waitForSelector('.map path.leaflet-interactive');
+  await shot(op, 'phone-inbox-map');
+  assert.ok(second);
   await ctx.close();
 });

@@ -66,6 +66,76 @@
     [cat, la, lo].forEach(function (el) { el && el.addEventListener('change', look); });
     document.addEventListener('gps-filled', look);
   }
+  // Maps (Leaflet, when installed): points with links, and optionally a pin that fills the
+  // latitude/longitude fields. The page lists the same things as text for phones without it.
+  var tones = { open: '#1d70b8', late: '#d4351c', done: '#00703c' };
+  // Leaflet's script comes later in the page (deferred too): draw once every script has run.
+  var drawMaps = function () { document.querySelectorAll('[data-map]').forEach(drawMap); };
+  if (document.readyState === 'complete') drawMaps();
+  else document.addEventListener('DOMContentLoaded', drawMaps);
+  function drawMap(el) {
+    if (!window.L) return;
+    el.hidden = false;
+    var centre = el.getAttribute('data-center').split(',').map(Number);
+    var map = L.map(el, { scrollWheelZoom: false }).setView(centre, Number(el.getAttribute('data-zoom')) || 13);
+    var tiles = el.getAttribute('data-tiles');
+    if (tiles) L.tileLayer(tiles, { maxZoom: 19, attribution: el.getAttribute('data-attribution') }).addTo(map);
+    var points = [];
+    try { points = JSON.parse(el.getAttribute('data-points') || '[]'); } catch (err) {}
+    var bounds = [];
+    points.forEach(function (p) {
+      var colour = tones[p.tone] || tones.open;
+      var m = L.circleMarker([p.lat, p.lon], { radius: 8, color: '#fff', weight: 2, fillColor: colour, fillOpacity: 0.9 }).addTo(map);
+      var a = document.createElement('a'); a.href = p.href; a.textContent = p.label;
+      m.bindPopup(a);
+      bounds.push([p.lat, p.lon]);
+    });
+    if (bounds.length > 1) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 16 });
+    else if (bounds.length === 1) map.setView(bounds[0], 16);
+    var pick = el.getAttribute('data-pick');
+    if (pick) {
+      var ids = pick.split(','), la = document.getElementById(ids[0]), lo = document.getElementById(ids[1]);
+      var pin = null;
+      var place = function (lat, lon, pan) {
+        if (!pin) pin = L.circleMarker([lat, lon], { radius: 10, color: '#fff', weight: 3, fillColor: '#d4351c', fillOpacity: 1 }).addTo(map);
+        pin.setLatLng([lat, lon]);
+        if (pan) map.setView([lat, lon], Math.max(map.getZoom(), 16));
+      };
+      var fromFields = function () {
+        var lat = parseFloat(la.value), lon = parseFloat(lo.value);
+        if (!isNaN(lat) && !isNaN(lon)) place(lat, lon, true);
+      };
+      fromFields();
+      map.on('click', function (e) {
+        la.value = e.latlng.lat.toFixed(6); lo.value = e.latlng.lng.toFixed(6);
+        place(e.latlng.lat, e.latlng.lng, false);
+        la.dispatchEvent(new Event('change'));
+      });
+      [la, lo].forEach(function (f) { f.addEventListener('change', fromFields); });
+      document.addEventListener('gps-filled', fromFields);
+    }
+  }
+  // The report form: only the chosen category's extra questions are shown.
+  var catSelect = document.getElementById('category');
+  var sets = document.querySelectorAll('fieldset.questions[data-category]');
+  if (catSelect && sets.length) {
+    var showQuestions = function () {
+      sets.forEach(function (f) { f.hidden = f.getAttribute('data-category') !== catSelect.value; });
+    };
+    catSelect.addEventListener('change', showQuestions);
+    showQuestions();
+  }
+  // Reply templates: picking one puts its text in the box, to be edited before sending.
+  document.querySelectorAll('select[data-reply-to]').forEach(function (sel) {
+    var box = document.getElementById(sel.getAttribute('data-reply-to'));
+    if (!box) return;
+    var filled = '';
+    sel.addEventListener('change', function () {
+      var opt = sel.options[sel.selectedIndex];
+      var body = opt ? (opt.getAttribute('data-body') || '') : '';
+      if (box.value === '' || box.value === filled) { box.value = body; filled = body; }
+    });
+  });
   document.querySelectorAll('[data-print]').forEach(function (b) {
     b.addEventListener('click', function () { window.print(); });
   });

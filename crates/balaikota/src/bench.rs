@@ -105,6 +105,7 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         settings: Arc::new(WebSettings {
             default_city: Some("12.75".into()),
             secure_cookies: false,
+            ..Default::default()
         }),
         apps: Arc::new(apps.clone()),
         notifier,

@@ -19,6 +19,8 @@ pub struct File {
     pub demo: Option<bool>,
     pub json_logs: Option<bool>,
     pub secure_cookies: Option<bool>,
+    pub map_tiles: Option<String>,
+    pub map_attribution: Option<String>,
     /// `[notify]`: email, SMS gateway, links, retries.
     pub notify: Option<platform::notify::NotifySettings>,
 }
@@ -46,6 +48,9 @@ pub struct Resolved {
     pub demo: bool,
     pub json_logs: bool,
     pub secure_cookies: bool,
+    /// Empty: maps without a background.
+    pub map_tiles: String,
+    pub map_attribution: String,
     pub notify: platform::notify::NotifySettings,
 }
 
@@ -73,6 +78,15 @@ pub fn resolve(db: &DbArgs, serve: Option<&ServeArgs>, f: &File) -> Resolved {
         demo: s.demo || f.demo.unwrap_or(false),
         json_logs: s.json_logs || f.json_logs.unwrap_or(false),
         secure_cookies: s.secure_cookies || f.secure_cookies.unwrap_or(false),
+        map_tiles: match s.map_tiles.clone().or_else(|| f.map_tiles.clone()) {
+            Some(t) if t == "none" => String::new(),
+            Some(t) => t,
+            None => platform::web::OSM_TILES.into(),
+        },
+        map_attribution: f
+            .map_attribution
+            .clone()
+            .unwrap_or_else(|| platform::web::OSM_ATTRIBUTION.into()),
         notify: {
             let mut n = f.notify.clone().unwrap_or_default();
             if let Some(u) = &s.smtp_url {
@@ -89,6 +103,27 @@ pub fn resolve(db: &DbArgs, serve: Option<&ServeArgs>, f: &File) -> Resolved {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Map tiles: OpenStreetMap unless set; `none` turns the background off; the flag wins.
+    #[test]
+    fn map_tiles_default_none_and_override() {
+        let db = DbArgs::default();
+        let r = resolve(&db, None, &File::default());
+        assert_eq!(r.map_tiles, platform::web::OSM_TILES);
+        let f = File {
+            map_tiles: Some("none".into()),
+            ..Default::default()
+        };
+        assert_eq!(resolve(&db, None, &f).map_tiles, "");
+        let flag = ServeArgs {
+            map_tiles: Some("https://peta.binjaikota.example.id/{z}/{x}/{y}.png".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&db, Some(&flag), &f).map_tiles,
+            "https://peta.binjaikota.example.id/{z}/{x}/{y}.png"
+        );
+    }
 
     /// The example in README.md is a valid `balaikota.toml`.
     #[test]

@@ -133,6 +133,9 @@ pub struct ServeArgs {
     /// The public address of this server, for links in messages.
     #[arg(long, env = "BALAIKOTA_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Map tiles URL ({z}/{x}/{y}); "none" for maps without a background.
+    #[arg(long, env = "BALAIKOTA_MAP_TILES")]
+    pub map_tiles: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -418,6 +421,8 @@ async fn serve(s: config::Resolved) -> anyhow::Result<()> {
         settings: Arc::new(WebSettings {
             default_city,
             secure_cookies: s.secure_cookies,
+            map_tiles: s.map_tiles.clone(),
+            map_attribution: s.map_attribution.clone(),
         }),
         apps: Arc::new(apps.clone()),
         notifier: notifier.clone(),

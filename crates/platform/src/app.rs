@@ -36,6 +36,10 @@ pub trait CityApp: Send + Sync {
     fn citizen_links(&self) -> Vec<(&'static str, &'static str)> {
         vec![]
     }
+    /// The app's settings pages, shown to admins in the staff workspace.
+    fn admin_links(&self) -> Vec<(&'static str, &'static str)> {
+        vec![]
+    }
 }
 
 /// Every migration: the platform's, then each app's in order.

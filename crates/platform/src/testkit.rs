@@ -184,6 +184,7 @@ impl TestApp {
             settings: Arc::new(WebSettings {
                 default_city: default_city.map(str::to_string),
                 secure_cookies: false,
+                ..Default::default()
             }),
             apps: Arc::new(apps),
             notifier,

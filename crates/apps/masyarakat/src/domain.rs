@@ -71,6 +71,11 @@ impl State {
         State::ALL.into_iter().find(|x| x.code() == s)
     }
 
+    /// Waiting for the verifier (who may dispose it, also in bulk).
+    pub fn is_received(self) -> bool {
+        matches!(self, State::Diterima | State::VerifikasiTunda)
+    }
+
     pub fn is_closed(self) -> bool {
         self.closure().is_some()
     }

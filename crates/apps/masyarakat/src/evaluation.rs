@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -289,6 +289,172 @@ pub fn to_csv(rows: &[Row]) -> String {
         ));
     }
     s
+}
+
+/// The public statistics: the last twelve months of the whole city, counted in the database.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PublicStats {
+    pub received: u64,
+    pub closed: u64,
+    /// Open now, whenever received.
+    pub open_now: u64,
+    pub fixed_directly: u64,
+    pub needs_budget: u64,
+    pub needs_budget_rupiah: i64,
+    /// Follow-up deadlines ended in the window: (on time, all).
+    pub followed_up_on_time: (u64, u64),
+    pub median_days_to_fix: Option<f64>,
+    /// (year, month, received, of which closed), oldest first.
+    pub months: Vec<(i32, u32, u64, u64)>,
+    /// (category id, received, closed), most received first.
+    pub by_category: Vec<(Uuid, u64, u64)>,
+    /// (kecamatan name, received), most first; reports without a kelurahan are left out.
+    pub by_kecamatan: Vec<(String, u64)>,
+    /// Closed in the window by closure kind.
+    pub closures: Vec<(ClosureKind, u64)>,
+}
+
+/// Statistics for `/pengaduan/statistik`: twelve months up to `now`'s month.
+pub async fn public_stats(db: &Db, city: &City, now: DateTime<Utc>) -> AppResult<PublicStats> {
+    let (y, m) = month_of(city, now);
+    let mut months = Vec::new();
+    for back in (0..12).rev() {
+        let idx = y * 12 + m as i32 - 1 - back;
+        months.push((idx.div_euclid(12), (idx.rem_euclid(12) + 1) as u32));
+    }
+    let Some((since, _)) = month_bounds(city, months[0].0, months[0].1) else {
+        return Ok(PublicStats::default());
+    };
+    let since_us = to_us(since);
+    let in_city = || report::Entity::find().filter(report::Column::CityCode.eq(&city.code));
+    let mut st = PublicStats::default();
+    for (yy, mm) in months {
+        let Some((a, b)) = month_bounds(city, yy, mm) else {
+            continue;
+        };
+        let base = in_city()
+            .filter(report::Column::CreatedUs.gte(to_us(a)))
+            .filter(report::Column::CreatedUs.lt(to_us(b)));
+        let received = base.clone().count(db.conn()).await?;
+        let closed = base
+            .filter(report::Column::ClosedUs.is_not_null())
+            .count(db.conn())
+            .await?;
+        st.months.push((yy, mm, received, closed));
+    }
+    st.received = st.months.iter().map(|x| x.2).sum();
+    st.closed = st.months.iter().map(|x| x.3).sum();
+    st.open_now = in_city()
+        .filter(report::Column::ClosedUs.is_null())
+        .count(db.conn())
+        .await?;
+    // By category and closure kind in one grouped query.
+    let groups: Vec<(Uuid, Option<String>, i64, Option<i64>)> = in_city()
+        .filter(report::Column::CreatedUs.gte(since_us))
+        .select_only()
+        .column(report::Column::CategoryId)
+        .column(report::Column::Closure)
+        .column_as(report::Column::Id.count(), "n")
+        // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both backends give an i64.
+        .column_as(
+            sea_orm::sea_query::SimpleExpr::from(sea_orm::sea_query::Func::cast_as(
+                sea_orm::sea_query::Func::sum(sea_orm::sea_query::Expr::col(
+                    report::Column::EstimateRupiah,
+                )),
+                "BIGINT",
+            )),
+            "rp",
+        )
+        .group_by(report::Column::CategoryId)
+        .group_by(report::Column::Closure)
+        .into_tuple()
+        .all(db.conn())
+        .await?;
+    let mut cats: BTreeMap<Uuid, (u64, u64)> = BTreeMap::new();
+    let mut kinds: BTreeMap<&'static str, (ClosureKind, u64)> = BTreeMap::new();
+    for (cat, closure, n, rp) in groups {
+        let n = n.max(0) as u64;
+        let e = cats.entry(cat).or_default();
+        e.0 += n;
+        if let Some(k) = closure.as_deref().and_then(ClosureKind::parse) {
+            e.1 += n;
+            kinds.entry(k.code()).or_insert((k, 0)).1 += n;
+            match k {
+                ClosureKind::FixedDirectly => st.fixed_directly += n,
+                ClosureKind::NeedsBudget => {
+                    st.needs_budget += n;
+                    st.needs_budget_rupiah += rp.unwrap_or(0);
+                }
+                _ => {}
+            }
+        }
+    }
+    st.by_category = cats.into_iter().map(|(c, (a, b))| (c, a, b)).collect();
+    st.by_category.sort_by_key(|x| std::cmp::Reverse(x.1));
+    st.closures = kinds.into_values().collect();
+    st.closures.sort_by_key(|x| std::cmp::Reverse(x.1));
+    // By kecamatan: grouped by kelurahan, folded into its kecamatan.
+    let kel: Vec<(Option<String>, i64)> = in_city()
+        .filter(report::Column::CreatedUs.gte(since_us))
+        .select_only()
+        .column(report::Column::KelurahanCode)
+        .column_as(report::Column::Id.count(), "n")
+        .group_by(report::Column::KelurahanCode)
+        .into_tuple()
+        .all(db.conn())
+        .await?;
+    let mut kec: BTreeMap<String, u64> = BTreeMap::new();
+    for d in city.districts() {
+        let prefix = format!("{}.", d.code);
+        let n: u64 = kel
+            .iter()
+            .filter(|(k, _)| k.as_deref().is_some_and(|k| k.starts_with(&prefix)))
+            .map(|(_, n)| n.max(&0).unsigned_abs())
+            .sum();
+        kec.insert(d.name.to_string(), n);
+    }
+    st.by_kecamatan = kec.into_iter().collect();
+    st.by_kecamatan
+        .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    // Follow-up deadlines that ended in the window.
+    let ended: Vec<(Option<String>, i64)> = sla_clock::Entity::find()
+        .filter(sla_clock::Column::CityCode.eq(&city.code))
+        .filter(sla_clock::Column::Kind.eq("masyarakat.tindak_lanjut"))
+        .filter(sla_clock::Column::StartedUs.gte(since_us))
+        .filter(sla_clock::Column::StoppedUs.is_not_null())
+        .select_only()
+        .column(sla_clock::Column::Outcome)
+        .column_as(sla_clock::Column::Id.count(), "n")
+        .group_by(sla_clock::Column::Outcome)
+        .into_tuple()
+        .all(db.conn())
+        .await?;
+    for (outcome, n) in ended {
+        let n = n.max(0) as u64;
+        st.followed_up_on_time.1 += n;
+        if outcome.as_deref() == Some("met") {
+            st.followed_up_on_time.0 += n;
+        }
+    }
+    // Days from report to fix, for those fixed directly.
+    let spans: Vec<(i64, Option<i64>)> = in_city()
+        .filter(report::Column::CreatedUs.gte(since_us))
+        .filter(report::Column::Closure.eq(ClosureKind::FixedDirectly.code()))
+        .select_only()
+        .column(report::Column::CreatedUs)
+        .column(report::Column::ClosedUs)
+        .into_tuple()
+        .all(db.conn())
+        .await?;
+    st.median_days_to_fix = median(
+        spans
+            .into_iter()
+            .filter_map(|(a, b)| {
+                b.map(|b| ((b - a) as f64 / 86_400_000_000.0 * 10.0).round() / 10.0)
+            })
+            .collect(),
+    );
+    Ok(st)
 }
 
 /// The month of an instant in the city.

@@ -43,13 +43,31 @@ impl CityApp for Masyarakat {
         Router::new()
             .route("/lapor", get(web::new_report).post(web::submit_report))
             .route("/pengaduan/saya", get(web::mine))
+            .route("/pengaduan/peta", get(web::public_map))
+            .route("/pengaduan/statistik", get(web::public_statistics))
             .route("/pengaduan/{code}", get(web::track))
             .route("/pengaduan/{code}/foto/{file}", get(web::report_photo))
             .route("/pengaduan/{code}/aksi", post(web::citizen_action))
             .route("/pengaduan/{code}/dukung", post(web::support))
             .route("/staf/pengaduan", get(web::inbox))
+            .route("/staf/pengaduan/massal", post(web::bulk_dispose))
             .route("/staf/pengaduan/{code}", get(web::staff_report))
             .route("/staf/pengaduan/{code}/aksi", post(web::staff_action))
+            .route("/admin/pengaduan", get(web::admin::page))
+            .route(
+                "/admin/pengaduan/kategori",
+                post(web::admin::category_create),
+            )
+            .route(
+                "/admin/pengaduan/kategori/{code}",
+                get(web::admin::category_edit).post(web::admin::category_save),
+            )
+            .route("/admin/pengaduan/wilayah", post(web::admin::save_box))
+            .route("/admin/pengaduan/balasan", post(web::admin::reply_add))
+            .route(
+                "/admin/pengaduan/balasan/{id}/hapus",
+                post(web::admin::reply_delete),
+            )
             .route(
                 "/admin/open311",
                 get(web::open311_keys).post(web::open311_issue),
@@ -96,7 +114,10 @@ impl CityApp for Masyarakat {
         db: &'a platform::db::Db,
         city: &'a platform::city::City,
     ) -> futures::future::BoxFuture<'a, platform::AppResult<()>> {
-        Box::pin(seed::demo(db, city))
+        Box::pin(async move {
+            seed::demo(db, city).await?;
+            seed::sample_reports(db, city).await
+        })
     }
 
     fn staff_links(&self) -> Vec<(&'static str, &'static str)> {
@@ -106,20 +127,32 @@ impl CityApp for Masyarakat {
         ]
     }
 
+    fn admin_links(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("/admin/pengaduan", "mas-admin-title")]
+    }
+
     fn citizen_links(&self) -> Vec<(&'static str, &'static str)> {
         vec![
             ("/lapor", "mas-report-title"),
             ("/pengaduan/saya", "mas-mine-title"),
+            ("/pengaduan/peta", "mas-map-title"),
+            ("/pengaduan/statistik", "mas-stats-title"),
         ]
     }
 }
 
 /// The room's migrations (ids prefixed `masyarakat.`).
 pub fn migrations() -> Vec<Migration> {
-    vec![Migration {
-        id: "masyarakat.0001_reports",
-        steps: reports,
-    }]
+    vec![
+        Migration {
+            id: "masyarakat.0001_reports",
+            steps: reports,
+        },
+        Migration {
+            id: "masyarakat.0002_replies",
+            steps: |s| table(s, entity::reply::Entity),
+        },
+    ]
 }
 
 fn reports(s: &sea_orm::Schema) -> Vec<Step> {

@@ -139,7 +139,7 @@ pub async fn create_category(
     actor: &Actor,
     input: &CategoryInput,
 ) -> AppResult<Category> {
-    let mut errs = FieldErrors::default();
+    let mut errs = check_category(input);
     let code = input.code.trim().to_lowercase();
     if code.is_empty()
         || code.len() > 40
@@ -148,22 +148,6 @@ pub async fn create_category(
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
         errs.add("code", "service_code_invalid");
-    }
-    if input.name_id.trim().is_empty() {
-        errs.add("name_id", "required");
-    }
-    if input.name_en.trim().is_empty() {
-        errs.add("name_en", "required");
-    }
-    for q in &input.questions {
-        if !matches!(q.kind.as_str(), "text" | "number" | "choice")
-            || q.code.is_empty()
-            || (q.kind == "choice" && q.options.is_empty())
-        {
-            errs.push(
-                FieldError::new("questions", "question_invalid").with_arg("code", q.code.clone()),
-            );
-        }
     }
     if category_by_code(db.conn(), city, &code).await?.is_some() {
         errs.add("code", "service_code_taken");
@@ -193,6 +177,77 @@ pub async fn create_category(
             subject_type: "kategori",
             subject_id: code,
             before: None,
+            after: serde_json::to_value(input).ok(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(m.into())
+}
+
+/// Names and questions of a category (its code is checked where it is chosen).
+fn check_category(input: &CategoryInput) -> FieldErrors {
+    let mut errs = FieldErrors::default();
+    if input.name_id.trim().is_empty() {
+        errs.add("name_id", "required");
+    }
+    if input.name_en.trim().is_empty() {
+        errs.add("name_en", "required");
+    }
+    for q in &input.questions {
+        if !matches!(q.kind.as_str(), "text" | "number" | "choice")
+            || q.code.is_empty()
+            || (q.kind == "choice" && q.options.is_empty())
+        {
+            errs.push(
+                FieldError::new("questions", "question_invalid").with_arg("code", q.code.clone()),
+            );
+        }
+    }
+    errs
+}
+
+/// Changes a category's names, agency, questions and whether citizens can pick it (its code,
+/// the Open311 `service_code`, stays).
+pub async fn update_category(
+    db: &Db,
+    city: &City,
+    actor: &Actor,
+    code: &str,
+    input: &CategoryInput,
+    active: bool,
+) -> AppResult<Category> {
+    check_category(input)
+        .into_result()
+        .map_err(AppError::Invalid)?;
+    let mut tx = db.tx().await?;
+    let Some(m) = category::Entity::find()
+        .filter(category::Column::CityCode.eq(&city.code))
+        .filter(category::Column::Code.eq(code))
+        .one(&*tx)
+        .await?
+    else {
+        return Err(AppError::NotFound);
+    };
+    let before = Category::from(m.clone());
+    let mut am: category::ActiveModel = m.into();
+    am.name_id = Set(input.name_id.trim().into());
+    am.name_en = Set(input.name_en.trim().into());
+    am.description = Set(input.description.trim().into());
+    am.agency_id = Set(input.agency_id);
+    am.questions = Set(serde_json::to_string(&input.questions).unwrap_or_else(|_| "[]".into()));
+    am.keywords = Set(input.keywords.trim().into());
+    am.sort = Set(input.sort);
+    am.active = Set(active);
+    let m = am.update(&*tx).await?;
+    tx.audit(
+        &city.code,
+        actor,
+        Change {
+            action: "masyarakat.category_update",
+            subject_type: "kategori",
+            subject_id: code.to_string(),
+            before: serde_json::to_value(&before).ok(),
             after: serde_json::to_value(input).ok(),
         },
     )
@@ -1048,6 +1103,65 @@ pub async fn submit_external(
     Ok(code)
 }
 
+/// A sample report for the demo city (source `demo`): filed like a citizen's, without photos.
+#[allow(clippy::too_many_arguments)]
+pub async fn file_sample(
+    db: &Db,
+    city: &City,
+    reporter: Uuid,
+    category: &str,
+    description: &str,
+    (lat, lon): (f64, f64),
+    kelurahan: &str,
+    address: &str,
+    now: DateTime<Utc>,
+) -> AppResult<String> {
+    let Some(cat) = category_by_code(db.conn(), city, category).await? else {
+        return Err(AppError::NotFound);
+    };
+    let actor = Actor {
+        id: None,
+        label: "demo".into(),
+    };
+    let mut tx = db.tx().await?;
+    let (_, code) = file_new(
+        &tx,
+        city,
+        now,
+        &actor,
+        Fresh {
+            category_id: cat.id,
+            description: description.into(),
+            privacy: Privacy::Public,
+            reporter_id: reporter,
+            lat: Some(lat),
+            lon: Some(lon),
+            kelurahan: Some(kelurahan.into()),
+            address: address.into(),
+            answers: BTreeMap::new(),
+            requester: Some(reporter),
+            source: "demo",
+            contact: String::new(),
+            media_url: String::new(),
+        },
+    )
+    .await?;
+    tx.audit(
+        &city.code,
+        &actor,
+        Change {
+            action: "masyarakat.submit",
+            subject_type: SUBJECT,
+            subject_id: code.clone(),
+            before: None,
+            after: Some(serde_json::json!({ "category": category, "source": "demo" })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(code)
+}
+
 /// Who the account is to this report.
 pub fn actor_for(report: &Report, who: &Account) -> Option<domain::Actor> {
     if who.id == report.reporter_id {
@@ -1831,6 +1945,69 @@ pub async fn inbox(
     Ok(rows.into_iter().map(|m| to_report(m, vec![])).collect())
 }
 
+/// Codes of the city's reports whose running deadline has passed (at most 5,000, the most
+/// overdue first): the inbox marks them and its map paints them red.
+pub async fn overdue_codes(
+    db: &Db,
+    city: &City,
+    now: DateTime<Utc>,
+) -> AppResult<std::collections::HashSet<String>> {
+    Ok(deadlines::overview(
+        db,
+        city,
+        deadlines::Bucket::Breached,
+        Some("masyarakat"),
+        now,
+        5000,
+        0,
+    )
+    .await?
+    .into_iter()
+    .map(|d| d.subject_id)
+    .collect())
+}
+
+/// What became of one report in a bulk disposition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BulkOutcome {
+    Done,
+    /// Refused, with the error key (e.g. `transition_not_allowed`); nothing changed for it.
+    Refused(String),
+}
+
+/// Applies one action (a disposition) to several reports, each in its own transaction (one
+/// refused report leaves the others done, and itself unchanged).
+pub async fn act_many(
+    db: &Db,
+    notifier: &Notifier,
+    files: &FileStore,
+    city: &City,
+    who: &Account,
+    codes: &[String],
+    input: &ActionInput,
+) -> AppResult<Vec<(String, BulkOutcome)>> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for code in codes.iter().map(|c| c.trim().to_uppercase()) {
+        if code.is_empty() || !seen.insert(code.clone()) {
+            continue;
+        }
+        let outcome = match act(db, notifier, files, city, who, &code, input).await {
+            Ok(_) => BulkOutcome::Done,
+            Err(AppError::Invalid(e)) => BulkOutcome::Refused(
+                e.0.first()
+                    .map(|f| f.key.to_string())
+                    .unwrap_or_else(|| "invalid".into()),
+            ),
+            Err(AppError::NotFound) => BulkOutcome::Refused("not_found".into()),
+            Err(AppError::Forbidden) => BulkOutcome::Refused("forbidden".into()),
+            Err(e) => return Err(e),
+        };
+        out.push((code, outcome));
+    }
+    Ok(out)
+}
+
 /// A reporter's own reports, newest first.
 pub async fn of_reporter(
     db: &Db,
@@ -1926,6 +2103,167 @@ pub async fn nearby(
     out.sort_by_key(|n| n.distance_m);
     out.truncate(5);
     Ok(out)
+}
+
+/// A reply template (see `entity::reply`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reply {
+    pub id: Uuid,
+    pub title: String,
+    pub body: String,
+}
+
+/// What a reply template may name.
+pub const REPLY_PLACEHOLDERS: &[&str] = &["kode", "kategori", "opd"];
+
+pub async fn replies<C: ConnectionTrait>(conn: &C, city: &City) -> AppResult<Vec<Reply>> {
+    Ok(crate::entity::reply::Entity::find()
+        .filter(crate::entity::reply::Column::CityCode.eq(&city.code))
+        .order_by_asc(crate::entity::reply::Column::Title)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| Reply {
+            id: m.id,
+            title: m.title,
+            body: m.body,
+        })
+        .collect())
+}
+
+/// Adds a reply template; an unknown `{placeholder}` is refused by name.
+pub async fn add_reply(
+    db: &Db,
+    city: &City,
+    actor: &Actor,
+    title: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Reply> {
+    use crate::entity::reply;
+    let (title, body) = (title.trim(), body.trim());
+    let mut errs = FieldErrors::default();
+    if title.is_empty() {
+        errs.add("title", "required");
+    } else if title.chars().count() > 80 {
+        errs.push(FieldError::new("title", "too_long").with_arg("max", 80));
+    }
+    if body.is_empty() {
+        errs.add("body", "required");
+    } else if body.chars().count() > 1000 {
+        errs.push(FieldError::new("body", "too_long").with_arg("max", 1000));
+    } else if let Some(p) = kernel::message::unknown_placeholder(body, REPLY_PLACEHOLDERS) {
+        errs.push(
+            FieldError::new("body", "template_placeholder")
+                .with_arg("name", format!("{{{p}}}"))
+                .with_arg("known", "{kode} {kategori} {opd}"),
+        );
+    }
+    errs.into_result().map_err(AppError::Invalid)?;
+    let mut tx = db.tx().await?;
+    let m = reply::ActiveModel {
+        city_code: Set(city.code.clone()),
+        id: Set(kernel::ids::new_id()),
+        title: Set(title.into()),
+        body: Set(body.into()),
+        created_us: Set(to_us(now)),
+    }
+    .insert(&*tx)
+    .await?;
+    tx.audit(
+        &city.code,
+        actor,
+        Change {
+            action: "masyarakat.reply_add",
+            subject_type: "templat_balasan",
+            subject_id: m.id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({ "title": title, "body": body })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Reply {
+        id: m.id,
+        title: m.title,
+        body: m.body,
+    })
+}
+
+pub async fn delete_reply(db: &Db, city: &City, actor: &Actor, id: Uuid) -> AppResult<()> {
+    use crate::entity::reply;
+    let mut tx = db.tx().await?;
+    let Some(m) = reply::Entity::find_by_id((city.code.clone(), id))
+        .one(&*tx)
+        .await?
+    else {
+        return Err(AppError::NotFound);
+    };
+    reply::Entity::delete_by_id((city.code.clone(), id))
+        .exec(&*tx)
+        .await?;
+    tx.audit(
+        &city.code,
+        actor,
+        Change {
+            action: "masyarakat.reply_delete",
+            subject_type: "templat_balasan",
+            subject_id: id.to_string(),
+            before: Some(serde_json::json!({ "title": m.title, "body": m.body })),
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A reply template filled in for one report.
+pub fn fill_reply(body: &str, code: &str, category: &str, agency: &str) -> String {
+    kernel::message::render(
+        body,
+        &[("kode", code), ("kategori", category), ("opd", agency)],
+    )
+}
+
+/// Which reports the public map shows.
+#[derive(Debug, Clone, Default)]
+pub struct PublicFilter {
+    pub category: Option<Uuid>,
+    /// `Some(true)`: still open; `Some(false)`: closed; `None`: both.
+    pub open: Option<bool>,
+    /// Received since (microseconds).
+    pub since_us: i64,
+}
+
+/// Reports anyone may see on the public map (not confidential, not merged duplicates, with a
+/// place), newest first, at most `limit`: the query pages in the database.
+pub async fn public_reports(
+    db: &Db,
+    city: &City,
+    f: &PublicFilter,
+    limit: u64,
+) -> AppResult<Vec<Report>> {
+    let mut q = report::Entity::find()
+        .filter(report::Column::CityCode.eq(&city.code))
+        .filter(report::Column::CreatedUs.gte(f.since_us))
+        .filter(report::Column::Privacy.ne(Privacy::Confidential.code()))
+        .filter(report::Column::State.ne(State::Duplikat.code()))
+        .filter(report::Column::Lat.is_not_null());
+    if let Some(c) = f.category {
+        q = q.filter(report::Column::CategoryId.eq(c));
+    }
+    match f.open {
+        Some(true) => q = q.filter(report::Column::ClosedUs.is_null()),
+        Some(false) => q = q.filter(report::Column::ClosedUs.is_not_null()),
+        None => {}
+    }
+    let rows = q
+        .order_by_desc(report::Column::CreatedUs)
+        .limit(limit)
+        .all(db.conn())
+        .await?;
+    Ok(rows.into_iter().map(|m| to_report(m, vec![])).collect())
 }
 
 /// Assigns a report to one officer of the agency holding it. The city desk and the agency's

@@ -68,6 +68,7 @@ async fn app(t: &TestDb) -> (TestApp, uuid::Uuid) {
         .id;
     let dlh = all.iter().find(|a| a.short_name == "DLH").unwrap().id;
     for (u, role, ag) in [
+        ("admin", "admin", None),
         ("operator", "operator", None),
         ("petugas.pupr", "officer", Some(pupr)),
         ("petugas.dlh", "officer", Some(dlh)),
@@ -500,5 +501,279 @@ db_test!(
             .await
             .unwrap();
         assert!(doc["paths"]["/api/v1/pengaduan"]["post"].is_object());
+    }
+);
+
+db_test!(
+    maps_statistics_bulk_disposition_replies_and_settings,
+    async |t: &TestDb| {
+        let (app, _pupr) = app(t).await;
+        let citizen = app.browser();
+        citizen.login("", "1275021508900001", "rahasia-123").await;
+        let mut codes = Vec::new();
+        for (privacy, lat) in [
+            ("public", "3.6001"),
+            ("anonymous", "3.6101"),
+            ("confidential", "3.6201"),
+        ] {
+            let r = citizen
+                .post_multipart(
+                    "/lapor",
+                    &[
+                        ("category", "lampu-jalan"),
+                        ("description", "Lampu jalan mati di depan sekolah."),
+                        ("lat", lat),
+                        ("lon", "98.4852"),
+                        ("privacy", privacy),
+                    ],
+                    &[("photo", "a.jpg", jpeg())],
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            codes.push(code_of(&r));
+        }
+        // The report form carries a map that sets the two fields.
+        let form = citizen.get("/lapor").await.text().await.unwrap();
+        assert!(form.contains("data-pick=\"lat,lon\""), "{form}");
+
+        // The public map shows the public and anonymous reports, never the confidential one,
+        // and never a name.
+        let anon = app.browser();
+        let r = anon.get("/pengaduan/peta").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = r.text().await.unwrap();
+        assert!(page.contains(&codes[0]) && page.contains(&codes[1]));
+        assert!(!page.contains(&codes[2]));
+        assert!(!page.contains("Warga 1275021508900001"));
+        assert!(
+            page.contains("3.6101"),
+            "the point's latitude is on the map"
+        );
+        let page = anon
+            .get("/pengaduan/peta?status=selesai&hari=30")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!page.contains(&codes[0]), "none is closed yet");
+        // Statistics count all three, with charts.
+        let page = anon.get("/pengaduan/statistik").await.text().await.unwrap();
+        assert!(page.contains("<svg class=\"chart\""));
+        assert!(page.contains("<strong>3</strong>"), "three received");
+
+        // The verifier sees the inbox as a map, then disposes two at once to DLH.
+        let op = app.browser();
+        op.login("", "operator", "rahasia-123").await;
+        let page = op
+            .get("/staf/pengaduan?tampil=peta")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("data-map") && page.contains(&codes[2]));
+        assert!(
+            page.contains("name=\"code\""),
+            "received reports can be ticked"
+        );
+        let dlh = page
+            .split("<option value=\"")
+            .find_map(|o| {
+                o.split_once("\">Dinas Lingkungan Hidup")
+                    .map(|(id, _)| id.to_string())
+            })
+            .unwrap();
+        let r = op
+            .post_form(
+                "/staf/pengaduan/massal",
+                &[
+                    ("code", codes[0].as_str()),
+                    ("code", codes[1].as_str()),
+                    ("agency", dlh.as_str()),
+                    ("back", "status=diterima"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let loc = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            loc.starts_with("/staf/pengaduan?status=diterima&pesan=2%20pengaduan")
+                || loc.starts_with("/staf/pengaduan?status=diterima&pesan=2+pengaduan"),
+            "{loc}"
+        );
+        // Nothing ticked, or no agency: a message, nothing moves.
+        let r = op
+            .post_form("/staf/pengaduan/massal", &[("code", codes[2].as_str())])
+            .await;
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .contains("pesan=Pilih")
+        );
+        let page = op
+            .get(&format!("/staf/pengaduan/{}", codes[2]))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Diterima"));
+        // An officer cannot dispose in bulk.
+        let officer = app.browser();
+        officer.login("", "petugas.dlh", "rahasia-123").await;
+        let r = officer
+            .post_form(
+                "/staf/pengaduan/massal",
+                &[("code", codes[2].as_str()), ("agency", dlh.as_str())],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+        // The admin adds a reply template (an unknown placeholder is refused by name).
+        let admin = app.browser();
+        admin.login("", "admin", "rahasia-123").await;
+        let r = admin
+            .post_form(
+                "/admin/pengaduan/balasan",
+                &[("title", "Jadwal"), ("body", "Dikerjakan {besok}.")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Isian {besok} tidak dikenal")
+        );
+        let r = admin
+            .post_form(
+                "/admin/pengaduan/balasan",
+                &[
+                    ("title", "Jadwal"),
+                    ("body", "Laporan {kode} dijadwalkan oleh {opd}."),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        // The DLH officer schedules with the template and an empty box: the template is sent.
+        officer
+            .post_multipart(
+                &format!("/staf/pengaduan/{}/aksi", codes[0]),
+                &[("action", "start")],
+                &[],
+            )
+            .await;
+        let page = officer
+            .get(&format!("/staf/pengaduan/{}", codes[0]))
+            .await
+            .text()
+            .await
+            .unwrap();
+        // The option titled "Jadwal" (the demo's own templates are listed too).
+        let reply = page
+            .split("\">Jadwal</option>")
+            .next()
+            .and_then(|s| s.rsplit("<option value=\"").next())
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_string();
+        let r = officer
+            .post_multipart(
+                &format!("/staf/pengaduan/{}/aksi", codes[0]),
+                &[
+                    ("action", "schedule"),
+                    ("note", ""),
+                    ("reply", reply.as_str()),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let page = anon
+            .get(&format!("/pengaduan/{}", codes[0]))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains(&format!(
+                "Laporan {} dijadwalkan oleh Dinas Lingkungan Hidup.",
+                codes[0]
+            )),
+            "{page}"
+        );
+
+        // Categories: bad questions JSON is refused by field; a good one reaches the form.
+        let r = admin
+            .post_form(
+                "/admin/pengaduan/kategori",
+                &[
+                    ("code", "pohon-tumbang"),
+                    ("name_id", "Pohon tumbang"),
+                    ("name_en", "Fallen tree"),
+                    ("questions", "[{"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Pertanyaan tambahan harus berupa daftar JSON")
+        );
+        let r = admin
+            .post_form(
+                "/admin/pengaduan/kategori",
+                &[
+                    ("code", "pohon-tumbang"),
+                    ("name_id", "Pohon tumbang"),
+                    ("name_en", "Fallen tree"),
+                    ("agency_id", dlh.as_str()),
+                    (
+                        "questions",
+                        r#"[{"code":"jalan_tertutup","label_id":"Jalan tertutup?","label_en":"Road blocked?","kind":"choice","options":["Ya","Tidak"]}]"#,
+                    ),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let form = citizen.get("/lapor").await.text().await.unwrap();
+        assert!(form.contains("Pohon tumbang") && form.contains("Jalan tertutup?"));
+        // Switched off: no longer offered.
+        let r = admin
+            .post_form(
+                "/admin/pengaduan/kategori/pohon-tumbang",
+                &[("name_id", "Pohon tumbang"), ("name_en", "Fallen tree")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let form = citizen.get("/lapor").await.text().await.unwrap();
+        assert!(!form.contains("Pohon tumbang"));
+        // The city box: a reversed box is refused and the old one kept.
+        let r = admin
+            .post_form(
+                "/admin/pengaduan/wilayah",
+                &[
+                    ("min_lat", "3.7"),
+                    ("max_lat", "3.5"),
+                    ("min_lon", "98.43"),
+                    ("max_lon", "98.55"),
+                    ("duplicate_radius_m", "150"),
+                    ("duplicate_days", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Isi dengan angka."), "{page}");
+        // Citizens and officers cannot open the settings.
+        assert_eq!(
+            citizen.get("/admin/pengaduan").await.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            officer.get("/admin/pengaduan").await.status(),
+            StatusCode::FORBIDDEN
+        );
     }
 );

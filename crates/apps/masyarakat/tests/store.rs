@@ -1170,3 +1170,399 @@ db_test!(
         assert!(tl.iter().any(|e| e.kind == "assign" && e.internal));
     }
 );
+
+db_test!(
+    bulk_disposition_moves_received_reports_and_names_the_rest,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let mut codes = Vec::new();
+        for _ in 0..3 {
+            let p = photo(&w, t, &w.citizen).await;
+            let r = store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &report_input(p))
+                .await
+                .unwrap();
+            codes.push(r.code);
+        }
+        // The first one already went to PUPR and is being handled.
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &codes[0],
+            &ActionInput {
+                agency: w.pupr.to_string(),
+                ..act("dispose")
+            },
+        )
+        .await
+        .unwrap();
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &codes[0],
+            &act("start"),
+        )
+        .await
+        .unwrap();
+        // An officer cannot dispose in bulk: every one is refused and none moves.
+        let dispose = |agency: uuid::Uuid, note: &str| ActionInput {
+            agency: agency.to_string(),
+            note: note.into(),
+            ..act("dispose")
+        };
+        let out = store::act_many(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &codes[1..],
+            &dispose(w.pupr, ""),
+        )
+        .await
+        .unwrap();
+        assert!(
+            out.iter().all(|(_, o)| *o != store::BulkOutcome::Done),
+            "{out:?}"
+        );
+        let mut ticked = codes.clone();
+        ticked.push("ADU-2026-999999".into());
+        ticked.push(codes[1].to_lowercase()); // ticked twice: counted once
+        let out = store::act_many(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &ticked,
+            &dispose(w.bappeda, "Mohon ditindaklanjuti."),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            out,
+            vec![
+                (
+                    codes[0].clone(),
+                    store::BulkOutcome::Refused("transition_not_allowed".into())
+                ),
+                (codes[1].clone(), store::BulkOutcome::Done),
+                (codes[2].clone(), store::BulkOutcome::Done),
+                (
+                    "ADU-2026-999999".into(),
+                    store::BulkOutcome::Refused("not_found".into())
+                ),
+            ]
+        );
+        for (i, want) in [
+            (0, (State::Diproses, Some(w.pupr))),
+            (1, (State::Didisposisi, Some(w.bappeda))),
+            (2, (State::Didisposisi, Some(w.bappeda))),
+        ] {
+            let r = store::get_by_code(t.db.conn(), &w.city, &codes[i])
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((r.state, r.agency_id), want, "{}", codes[i]);
+        }
+        // Each moved report runs its own follow-up deadline and its reporter heard.
+        let d = deadlines::of_subject(&t.db, &w.city, store::SUBJECT, &codes[2], w.clock.now_utc())
+            .await
+            .unwrap();
+        assert_eq!(d.last().unwrap().kind, "masyarakat.tindak_lanjut");
+        let out = notify::outbox_list(&t.db, &w.city, None, 200, 0)
+            .await
+            .unwrap();
+        for c in &codes[1..] {
+            assert!(
+                out.iter().any(|m| m.account_id == Some(w.citizen.id)
+                    && m.subject.starts_with(&format!("Pengaduan {c}:"))),
+                "{c}"
+            );
+        }
+    }
+);
+
+db_test!(
+    public_map_hides_confidential_reports_and_statistics_count_them,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let mut codes = Vec::new();
+        for privacy in ["public", "anonymous", "confidential"] {
+            let p = photo(&w, t, &w.citizen).await;
+            let r = store::submit(
+                &t.db,
+                &w.n,
+                &w.files,
+                &w.city,
+                &w.citizen,
+                &ReportInput {
+                    privacy: privacy.into(),
+                    ..report_input(p)
+                },
+            )
+            .await
+            .unwrap();
+            codes.push(r.code);
+        }
+        // The public one is fixed two days later; the anonymous one needs budget.
+        for c in &codes[..2] {
+            store::act(
+                &t.db,
+                &w.n,
+                &w.files,
+                &w.city,
+                &w.verifier,
+                c,
+                &ActionInput {
+                    agency: w.pupr.to_string(),
+                    ..act("dispose")
+                },
+            )
+            .await
+            .unwrap();
+            store::act(&t.db, &w.n, &w.files, &w.city, &w.officer, c, &act("start"))
+                .await
+                .unwrap();
+        }
+        w.clock.set(wib(2026, 11, 25, 9, 0));
+        let after = photo(&w, t, &w.officer).await;
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &codes[0],
+            &ActionInput {
+                closure: "fixed_directly".into(),
+                note: "Sudah diganti.".into(),
+                after_photo: after.to_string(),
+                ..act("close")
+            },
+        )
+        .await
+        .unwrap();
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &codes[1],
+            &ActionInput {
+                closure: "needs_budget".into(),
+                note: "Perlu tiang baru.".into(),
+                estimate: "Rp 25.000.000".into(),
+                programme: "Penerangan jalan umum".into(),
+                budget_agency: w.pupr.to_string(),
+                ..act("close")
+            },
+        )
+        .await
+        .unwrap();
+
+        let since = platform::clock::to_us(wib(2026, 11, 1, 0, 0));
+        let all = store::public_reports(
+            &t.db,
+            &w.city,
+            &store::PublicFilter {
+                since_us: since,
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
+        let mut shown: Vec<&str> = all.iter().map(|r| r.code.as_str()).collect();
+        shown.sort();
+        assert_eq!(shown, vec![codes[0].as_str(), codes[1].as_str()]);
+        let open = store::public_reports(
+            &t.db,
+            &w.city,
+            &store::PublicFilter {
+                since_us: since,
+                open: Some(true),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
+        assert!(open.is_empty(), "both public ones are closed");
+        let later = store::public_reports(
+            &t.db,
+            &w.city,
+            &store::PublicFilter {
+                since_us: platform::clock::to_us(wib(2026, 12, 1, 0, 0)),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
+        assert!(later.is_empty(), "the window excludes older reports");
+
+        let s = masyarakat::evaluation::public_stats(&t.db, &w.city, w.clock.now_utc())
+            .await
+            .unwrap();
+        assert_eq!((s.received, s.closed, s.open_now), (3, 2, 1));
+        assert_eq!((s.fixed_directly, s.needs_budget), (1, 1));
+        assert_eq!(s.needs_budget_rupiah, 25_000_000);
+        assert_eq!(s.median_days_to_fix, Some(2.0));
+        assert_eq!(s.months.len(), 12);
+        assert_eq!(s.months.last().unwrap(), &(2026, 11, 3, 2));
+        assert_eq!(
+            s.months.first().unwrap().0 * 12 + s.months.first().unwrap().1 as i32,
+            2025 * 12 + 12
+        );
+        assert_eq!(s.by_category.len(), 1);
+        assert_eq!((s.by_category[0].1, s.by_category[0].2), (3, 2));
+        assert_eq!(s.followed_up_on_time, (2, 2));
+        assert_eq!(s.closures.len(), 2);
+        // No kelurahan was given: every kecamatan shows zero.
+        assert!(s.by_kecamatan.iter().all(|(_, n)| *n == 0));
+        assert_eq!(s.by_kecamatan.len(), 5);
+    }
+);
+
+db_test!(
+    reply_templates_refuse_unknown_placeholders_and_fill_in_the_report,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let now = w.clock.now_utc();
+        let e = store::add_reply(
+            &t.db,
+            &w.city,
+            &w.verifier.actor(),
+            "Salah",
+            "Laporan {nomor} diterima",
+            now,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(keys(e), vec![("body".to_string(), "template_placeholder")]);
+        let e = store::add_reply(&t.db, &w.city, &w.verifier.actor(), " ", "", now)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            keys(e),
+            vec![
+                ("title".to_string(), "required"),
+                ("body".to_string(), "required")
+            ]
+        );
+        assert!(
+            store::replies(t.db.conn(), &w.city)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let r = store::add_reply(
+            &t.db,
+            &w.city,
+            &w.verifier.actor(),
+            "Dijadwalkan",
+            "Laporan {kode} ({kategori}) dijadwalkan oleh {opd}.",
+            now,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            store::fill_reply(&r.body, "ADU-2026-000007", "Lampu jalan mati", "Dinas PUPR"),
+            "Laporan ADU-2026-000007 (Lampu jalan mati) dijadwalkan oleh Dinas PUPR."
+        );
+        assert_eq!(
+            store::replies(t.db.conn(), &w.city).await.unwrap(),
+            vec![r.clone()]
+        );
+        store::delete_reply(&t.db, &w.city, &w.verifier.actor(), r.id)
+            .await
+            .unwrap();
+        assert!(
+            store::replies(t.db.conn(), &w.city)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            store::delete_reply(&t.db, &w.city, &w.verifier.actor(), r.id).await,
+            Err(platform::AppError::NotFound)
+        ));
+    }
+);
+
+db_test!(
+    an_admin_changes_a_category_but_not_its_code,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let input = CategoryInput {
+            code: "ignored".into(),
+            name_id: "Lampu penerangan jalan".into(),
+            name_en: "Street lighting".into(),
+            agency_id: Some(w.bappeda),
+            ..Default::default()
+        };
+        let c = store::update_category(&t.db, &w.city, &Actor::cli(), "lampu-jalan", &input, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            (c.code.as_str(), c.name_id.as_str(), c.agency_id, c.active),
+            (
+                "lampu-jalan",
+                "Lampu penerangan jalan",
+                Some(w.bappeda),
+                false
+            )
+        );
+        // An inactive category is not offered to citizens.
+        assert!(
+            store::categories(t.db.conn(), &w.city, true)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let e = store::update_category(
+            &t.db,
+            &w.city,
+            &Actor::cli(),
+            "lampu-jalan",
+            &CategoryInput {
+                name_id: String::new(),
+                questions: vec![Question {
+                    code: "jenis".into(),
+                    label_id: "Jenis".into(),
+                    label_en: "Kind".into(),
+                    kind: "choice".into(),
+                    required: true,
+                    options: vec![],
+                }],
+                ..input.clone()
+            },
+            true,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            keys(e),
+            vec![
+                ("name_id".to_string(), "required"),
+                ("questions".to_string(), "question_invalid")
+            ]
+        );
+        let still = store::category_by_code(t.db.conn(), &w.city, "lampu-jalan")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(still.name_id, "Lampu penerangan jalan");
+        assert!(matches!(
+            store::update_category(&t.db, &w.city, &Actor::cli(), "tidak-ada", &input, true).await,
+            Err(platform::AppError::NotFound)
+        ));
+    }
+);

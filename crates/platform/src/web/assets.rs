@@ -18,24 +18,41 @@ struct Own;
 #[derive(RustEmbed)]
 #[folder = "../../web/node_modules/"]
 #[include = "htmx.org/dist/htmx.min.js"]
+#[include = "leaflet/dist/leaflet.js"]
+#[include = "leaflet/dist/leaflet.css"]
+#[include = "leaflet/dist/images/*.png"]
 struct Vendor;
 
-/// Public name → (embedded path, from vendor?)
+/// Third-party files by their public name (leaflet.css refers to `images/…` beside it).
+const VENDOR: &[(&str, &str)] = &[
+    ("htmx.min.js", "htmx.org/dist/htmx.min.js"),
+    ("leaflet.js", "leaflet/dist/leaflet.js"),
+    ("leaflet.css", "leaflet/dist/leaflet.css"),
+];
+
+/// Public name → (bytes, MIME type).
 fn lookup(name: &str) -> Option<(Vec<u8>, String)> {
     let mime = mime_guess::from_path(name)
         .first_or_octet_stream()
         .to_string();
-    match name {
-        "htmx.min.js" => {
-            Vendor::get("htmx.org/dist/htmx.min.js").map(|f| (f.data.into_owned(), mime))
-        }
-        other => Own::get(other).map(|f| (f.data.into_owned(), mime)),
+    let vendor = VENDOR
+        .iter()
+        .find(|(public, _)| *public == name)
+        .map(|(_, path)| path.to_string())
+        .or_else(|| {
+            name.strip_prefix("images/")
+                .filter(|f| !f.contains('/'))
+                .map(|f| format!("leaflet/dist/images/{f}"))
+        });
+    match vendor {
+        Some(path) => Vendor::get(&path).map(|f| (f.data.into_owned(), mime)),
+        None => Own::get(name).map(|f| (f.data.into_owned(), mime)),
     }
 }
 
 static HASHES: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
     let mut names: Vec<String> = Own::iter().map(|c| c.into_owned()).collect();
-    names.push("htmx.min.js".into());
+    names.extend(VENDOR.iter().map(|(public, _)| public.to_string()));
     names
         .into_iter()
         .filter_map(|n| lookup(&n).map(|(data, _)| (n, hex::encode(&Sha256::digest(&data)[..5]))))
@@ -53,6 +70,11 @@ pub fn url(name: &str) -> String {
 /// True when htmx was installed at build time (pages work without it).
 pub fn has_htmx() -> bool {
     HASHES.contains_key("htmx.min.js")
+}
+
+/// True when Leaflet was installed at build time (map pages fall back to lists without it).
+pub fn has_leaflet() -> bool {
+    HASHES.contains_key("leaflet.js")
 }
 
 pub async fn serve(Path(path): Path<String>) -> Response {

@@ -78,7 +78,12 @@ impl Ctx {
 
     /// A redirect within this city that shows a message (an i18n key) once on arrival.
     pub fn redirect_with(&self, path: &str, msg_key: &str) -> Response {
-        let m: String = url::form_urlencoded::byte_serialize(self.t(msg_key).as_bytes()).collect();
+        self.redirect_with_text(path, &self.t(msg_key))
+    }
+
+    /// The same, with a message already worded (counts, names).
+    pub fn redirect_with_text(&self, path: &str, text: &str) -> Response {
+        let m: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
         let sep = if path.contains('?') { '&' } else { '?' };
         Redirect::to(&format!("{}{path}{sep}pesan={m}", self.base)).into_response()
     }

@@ -4,9 +4,11 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod chart;
 pub mod context;
 pub mod error;
 pub mod form;
+pub mod map;
 pub mod notify_pages;
 pub mod pages;
 
@@ -39,6 +41,65 @@ pub struct WebSettings {
     pub default_city: Option<String>,
     /// Mark cookies `Secure` (behind HTTPS) and send HSTS.
     pub secure_cookies: bool,
+    /// Map background tiles, e.g. `https://tile.openstreetmap.org/{z}/{x}/{y}.png`; empty: maps
+    /// show their points on a plain background (no request leaves the server's pages).
+    pub map_tiles: String,
+    /// Credit shown on maps for the tiles.
+    pub map_attribution: String,
+}
+
+/// The usual public tiles (OpenStreetMap's own servers; a busy city should use its own).
+pub const OSM_TILES: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+pub const OSM_ATTRIBUTION: &str = "© OpenStreetMap";
+
+impl WebSettings {
+    /// The Content-Security-Policy: our own origin only, plus the tile server's for images.
+    pub fn csp(&self) -> String {
+        let tiles = tile_origin(&self.map_tiles)
+            .map(|o| format!(" {o}"))
+            .unwrap_or_default();
+        format!(
+            "default-src 'self'; img-src 'self' data: blob:{tiles}; style-src 'self'; \
+             script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; \
+             base-uri 'self'"
+        )
+    }
+}
+
+/// `https://{s}.tile.example.org/{z}/{x}/{y}.png` → `https://*.tile.example.org`.
+fn tile_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
+    let host = host.replace("{s}", "*");
+    host.chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".-:*".contains(c))
+        .then(|| format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod csp_tests {
+    use super::*;
+
+    #[test]
+    fn the_tile_server_is_allowed_for_images_only() {
+        let mut s = WebSettings {
+            map_tiles: "https://{s}.tile.example.org/{z}/{x}/{y}.png".into(),
+            ..Default::default()
+        };
+        let csp = s.csp();
+        assert!(csp.contains("img-src 'self' data: blob: https://*.tile.example.org;"));
+        assert!(csp.contains("script-src 'self';"));
+        s.map_tiles = String::new();
+        assert!(s.csp().contains("img-src 'self' data: blob:;"));
+        // Anything that is not a plain host never reaches the header.
+        s.map_tiles = "https://evil.org; script-src *".into();
+        assert!(!s.csp().contains("evil"));
+        s.map_tiles = "javascript:alert(1)".into();
+        assert!(!s.csp().contains("javascript"));
+    }
 }
 
 #[derive(Clone)]
@@ -138,8 +199,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state.clone());
 
-    let csp = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; \
-               connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'";
+    let csp = HeaderValue::from_str(&state.settings.csp())
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let mut outer = Router::new()
         .fallback_service(inner)
         .layer(axum::middleware::from_fn_with_state(
@@ -166,7 +227,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(csp),
+            csp,
         ))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("permissions-policy"),

@@ -49,22 +49,20 @@ struct HomePage {
 }
 
 /// The apps' links of one kind, as (url, label).
-fn app_links(st: &AppState, ctx: &Ctx, staff: bool) -> Vec<(String, String)> {
+fn app_links(
+    st: &AppState,
+    ctx: &Ctx,
+    which: fn(&dyn crate::app::CityApp) -> Vec<(&'static str, &'static str)>,
+) -> Vec<(String, String)> {
     st.apps
         .iter()
-        .flat_map(|a| {
-            if staff {
-                a.staff_links()
-            } else {
-                a.citizen_links()
-            }
-        })
+        .flat_map(|a| which(a.as_ref()))
         .map(|(path, key)| (ctx.url(path), ctx.t(key)))
         .collect()
 }
 
 pub async fn home(State(st): State<AppState>, ctx: Ctx) -> impl IntoResponse {
-    let services = app_links(&st, &ctx, false);
+    let services = app_links(&st, &ctx, |a| a.citizen_links());
     let districts = ctx.city.districts().len().to_string();
     let villages = ctx.city.villages().len().to_string();
     let region_line = crate::i18n::t_args(
@@ -461,7 +459,10 @@ pub async fn staff_home(State(st): State<AppState>, s: Staff) -> AppResult<impl 
             ("role", s.user.role.label(s.ctx.lang).to_string()),
         ],
     );
-    let links = app_links(&st, &s.ctx, true);
+    let mut links = app_links(&st, &s.ctx, |a| a.staff_links());
+    if s.ctx.is_admin() {
+        links.extend(app_links(&st, &s.ctx, |a| a.admin_links()));
+    }
     Ok(StaffPage {
         ctx: s.ctx,
         has_htmx: has_htmx(),

@@ -5,6 +5,7 @@ pub mod category;
 pub mod counter;
 pub mod event;
 pub mod photo;
+pub mod reply;
 pub mod report;
 pub mod settings;
 pub mod support;

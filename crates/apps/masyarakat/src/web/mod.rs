@@ -19,6 +19,9 @@ use platform::web::AppState;
 use platform::web::auth::{SignedIn, Staff};
 use platform::web::context::Ctx;
 use platform::web::form::Form;
+use platform::web::map::{MapPoint, MapView};
+
+pub mod admin;
 
 fn has_htmx() -> bool {
     platform::web::assets::has_htmx()
@@ -79,6 +82,7 @@ struct ReportForm {
     categories: Vec<Category>,
     kelurahan: Vec<(String, String)>,
     photos: Vec<Uuid>,
+    map: MapView,
 }
 
 fn kelurahan_options(ctx: &Ctx) -> Vec<(String, String)> {
@@ -99,7 +103,9 @@ async fn report_form(
     photos: Vec<Uuid>,
 ) -> AppResult<ReportForm> {
     let categories = store::categories(st.db.conn(), &ctx.city, true).await?;
+    let box_ = store::settings(st.db.conn(), &ctx.city).await?;
     Ok(ReportForm {
+        map: MapView::new(&st.settings, box_.centre(), 13).picking("lat", "lon"),
         kelurahan: kelurahan_options(&ctx),
         has_htmx: has_htmx(),
         ctx,
@@ -299,6 +305,24 @@ struct TrackPage {
     estimate: String,
     confirm_due: String,
     form: Form,
+    map: Option<MapView>,
+}
+
+/// A report as a point on a map (tone: closed, overdue or open).
+fn point_of(ctx: &Ctx, r: &Report, late: bool, label: String) -> Option<MapPoint> {
+    Some(MapPoint {
+        lat: r.lat?,
+        lon: r.lon?,
+        label,
+        href: ctx.url(&store::public_path(&r.code)),
+        tone: if r.state.is_closed() {
+            "done"
+        } else if late {
+            "late"
+        } else {
+            "open"
+        },
+    })
 }
 
 async fn track_page(st: &AppState, ctx: Ctx, code: &str, form: Form) -> AppResult<TrackPage> {
@@ -333,6 +357,11 @@ async fn track_page(st: &AppState, ctx: Ctx, code: &str, form: Form) -> AppResul
             (format::datetime_short(e.at, tz, ctx.lang), what, e.note)
         })
         .collect();
+    let map = point_of(&ctx, &r, false, r.code.clone()).map(|p| {
+        MapView::new(&st.settings, (p.lat, p.lon), 16)
+            .with_points(&[p])
+            .small()
+    });
     let is_reporter = viewer == Viewer::Reporter;
     let can_support =
         ctx.user.is_some() && !is_reporter && !r.state.is_closed() && viewer != Viewer::Agency;
@@ -355,6 +384,7 @@ async fn track_page(st: &AppState, ctx: Ctx, code: &str, form: Form) -> AppResul
             .map(|d| format::date_long(d, tz, ctx.lang))
             .unwrap_or_default(),
         after_photo: r.after_photo,
+        map,
         reporter,
         agency,
         timeline,
@@ -502,6 +532,12 @@ struct InboxPage {
     q: InboxQuery,
     next: Option<Uuid>,
     city_wide: bool,
+    /// Codes of the listed reports whose running deadline has passed.
+    late: Vec<String>,
+    map: Option<MapView>,
+    /// The verifier may dispose several received reports at once.
+    can_bulk: bool,
+    filters: String,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -518,7 +554,27 @@ pub struct InboxQuery {
     pub terlambat: String,
     #[serde(default)]
     pub sebelum: String,
+    /// `peta`: the map of (up to 1,000 of) the filtered reports above the list.
+    #[serde(default)]
+    pub tampil: String,
 }
+
+impl InboxQuery {
+    /// The filters as a query string (for the pager and the list/map switch).
+    fn filters(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("status", &self.status)
+            .append_pair("kategori", &self.kategori)
+            .append_pair("opd", &self.opd)
+            .append_pair("kelurahan", &self.kelurahan)
+            .append_pair("terlambat", &self.terlambat)
+            .finish()
+    }
+}
+
+/// Reports on the inbox map at most (the list pages on; the map shows the newest).
+const MAP_LIMIT: u64 = 1000;
+const PAGE: usize = 50;
 
 fn is_city_wide(u: &platform::accounts::Account) -> bool {
     matches!(u.role, Role::Admin | Role::Operator) || u.role.reads_everything()
@@ -548,18 +604,46 @@ pub async fn inbox(
         overdue: !q.terlambat.is_empty(),
     };
     let now = st.notifier.now();
+    let map_mode = q.tampil == "peta";
     let mut list = store::inbox(
         &st.db,
         &s.ctx.city,
         &filter,
         now,
-        51,
+        if map_mode { MAP_LIMIT } else { PAGE as u64 + 1 },
         Uuid::parse_str(&q.sebelum).ok(),
     )
     .await?;
-    let next = (list.len() > 50).then(|| list[49].id);
-    list.truncate(50);
+    let late = store::overdue_codes(&st.db, &s.ctx.city, now).await?;
     let ctx = s.ctx;
+    let map = if map_mode {
+        let settings = store::settings(st.db.conn(), &ctx.city).await?;
+        let points: Vec<MapPoint> = list
+            .iter()
+            .filter_map(|r| {
+                let cat = cats
+                    .iter()
+                    .find(|c| c.id == r.category_id)
+                    .map(|c| c.name(ctx.lang))
+                    .unwrap_or_default();
+                point_of(
+                    &ctx,
+                    r,
+                    late.contains(&r.code),
+                    format!("{} · {cat}", r.code),
+                )
+                .map(|mut p| {
+                    p.href = ctx.url(&format!("/staf/pengaduan/{}", r.code));
+                    p
+                })
+            })
+            .collect();
+        Some(MapView::new(&st.settings, settings.centre(), 13).with_points(&points))
+    } else {
+        None
+    };
+    let next = (list.len() > PAGE).then(|| list[PAGE - 1].id);
+    list.truncate(PAGE);
     let states = St::ALL
         .iter()
         .map(|x| (x.code().to_string(), state_label(&ctx, *x)))
@@ -573,8 +657,18 @@ pub async fn inbox(
     } else {
         vec![]
     };
+    let can_bulk = matches!(s.user.role, Role::Admin | Role::Operator);
+    let filters = q.filters();
     Ok(InboxPage {
+        late: list
+            .iter()
+            .filter(|r| late.contains(&r.code))
+            .map(|r| r.code.clone())
+            .collect(),
         rows: rows(&ctx, &cats, list),
+        map,
+        can_bulk,
+        filters,
         states,
         categories: cats,
         agencies,
@@ -611,6 +705,8 @@ struct StaffPage {
     actions: Vec<&'static str>,
     closures: Vec<(String, String)>,
     answers: Vec<(String, String)>,
+    /// Reply templates: (id, title, text filled in for this report).
+    replies: Vec<(String, String, String)>,
     form: Form,
 }
 
@@ -786,7 +882,21 @@ async fn staff_page(
         _ => vec![],
     };
     let assignee = r.assignee_id.map(|a| a.to_string()).unwrap_or_default();
+    let replies = store::replies(st.db.conn(), &ctx.city)
+        .await?
+        .into_iter()
+        .map(|x| {
+            let text = store::fill_reply(
+                &x.body,
+                &r.code,
+                cat.as_ref().map(|c| c.name_id.as_str()).unwrap_or_default(),
+                agency.as_deref().unwrap_or_default(),
+            );
+            (x.id.to_string(), x.title, text)
+        })
+        .collect();
     Ok(StaffPage {
+        replies,
         officers,
         assignee,
         privacy_label: ctx.t(&format!("mas-privacy-{}", r.privacy.code())),
@@ -810,6 +920,106 @@ async fn staff_page(
         r,
         form,
     })
+}
+
+/// `POST /staf/pengaduan/massal`: the verifier disposes the ticked reports to one agency. Each is
+/// its own change; the inbox then says how many went and names any that could not.
+pub async fn bulk_dispose(
+    State(st): State<AppState>,
+    s: Staff,
+    axum::extract::RawForm(body): axum::extract::RawForm,
+) -> AppResult<Response> {
+    if !matches!(s.user.role, Role::Admin | Role::Operator) {
+        return Err(AppError::Forbidden);
+    }
+    let (mut codes, mut agency, mut note, mut back) =
+        (Vec::new(), String::new(), String::new(), String::new());
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "code" => codes.push(v.into_owned()),
+            "agency" => agency = v.into_owned(),
+            "note" => note = v.into_owned(),
+            "back" => back = v.into_owned(),
+            _ => {}
+        }
+    }
+    let ctx = s.ctx;
+    // Back to the same filtered inbox (only our own query string is accepted).
+    let back = if back.contains("://") || back.contains('\\') {
+        String::new()
+    } else {
+        back
+    };
+    let to = format!("/staf/pengaduan?{back}");
+    if codes.is_empty() {
+        return Ok(ctx.redirect_with(&to, "mas-bulk-none"));
+    }
+    if Uuid::parse_str(agency.trim()).is_err() {
+        return Ok(ctx.redirect_with(&to, "mas-bulk-no-agency"));
+    }
+    let input = ActionInput {
+        action: "dispose".into(),
+        agency,
+        note,
+        ..Default::default()
+    };
+    let outcome = store::act_many(
+        &st.db,
+        &st.notifier,
+        &st.files,
+        &ctx.city,
+        &s.user,
+        &codes,
+        &input,
+    )
+    .await?;
+    let done = outcome
+        .iter()
+        .filter(|(_, o)| *o == store::BulkOutcome::Done)
+        .count();
+    let refused: Vec<&str> = outcome
+        .iter()
+        .filter(|(_, o)| *o != store::BulkOutcome::Done)
+        .map(|(c, _)| c.as_str())
+        .collect();
+    let msg = if refused.is_empty() {
+        ctx.ta("mas-bulk-done", "n", &done.to_string())
+    } else {
+        format!(
+            "{} {}",
+            ctx.ta("mas-bulk-done", "n", &done.to_string()),
+            ctx.ta("mas-bulk-refused", "codes", &refused.join(", "))
+        )
+    };
+    Ok(ctx.redirect_with_text(&to, &msg))
+}
+
+/// A reply template filled in for one report (None when either is unknown).
+async fn reply_text(st: &AppState, ctx: &Ctx, code: &str, id: Uuid) -> AppResult<Option<String>> {
+    let Some(reply) = store::replies(st.db.conn(), &ctx.city)
+        .await?
+        .into_iter()
+        .find(|x| x.id == id)
+    else {
+        return Ok(None);
+    };
+    let Some(r) = store::get_by_code(st.db.conn(), &ctx.city, code).await? else {
+        return Ok(None);
+    };
+    let cat = store::categories(st.db.conn(), &ctx.city, false)
+        .await?
+        .into_iter()
+        .find(|c| c.id == r.category_id)
+        .map(|c| c.name_id)
+        .unwrap_or_default();
+    let agency = match r.agency_id {
+        Some(a) => agencies::get(&st.db, &ctx.city, a)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    Ok(Some(store::fill_reply(&reply.body, &r.code, &cat, &agency)))
 }
 
 /// `/staf/pengaduan/{code}`
@@ -848,6 +1058,14 @@ pub async fn staff_action(
     };
     if let Some((_, id)) = files.first() {
         input.after_photo = id.to_string();
+    }
+    // A reply template chosen and the text left empty: the template is the text.
+    if input.note.trim().is_empty()
+        && let Ok(reply) = Uuid::parse_str(one(&fields, "reply").trim())
+    {
+        input.note = reply_text(&st, &s.ctx, &code, reply)
+            .await?
+            .unwrap_or_default();
     }
     let result = if !file_errs.is_empty() {
         Err(AppError::Invalid(file_errs))
@@ -1013,71 +1231,42 @@ fn parse_month(s: &str) -> Option<(i32, u32)> {
     ((2000..=2100).contains(&y) && (1..=12).contains(&m)).then_some((y, m))
 }
 
-/// A horizontal bar chart as inline SVG (no script): received, fixed directly, needs budget.
-fn bar_chart(rows: &[crate::evaluation::Row], lang: Lang) -> String {
-    let rows: Vec<_> = rows
+/// The evaluation as horizontal bars: received, fixed directly, needs budget per group.
+fn bar_chart(ctx: &Ctx, rows: &[crate::evaluation::Row]) -> String {
+    use platform::web::chart::{Group, Series, hbars};
+    let (a, b, c) = (
+        ctx.t("mas-eval-received"),
+        ctx.t("mas-closure-fixed_directly"),
+        ctx.t("mas-eval-budget"),
+    );
+    let series = [
+        Series {
+            label: &a,
+            class: "b-recv",
+        },
+        Series {
+            label: &b,
+            class: "b-fixed",
+        },
+        Series {
+            label: &c,
+            class: "b-budget",
+        },
+    ];
+    let groups: Vec<Group> = rows
         .iter()
         .filter(|r| !r.group.is_empty())
         .take(12)
+        .map(|r| Group {
+            label: r.group.clone(),
+            values: vec![
+                u64::from(r.received),
+                u64::from(r.fixed_directly),
+                u64::from(r.needs_budget),
+            ],
+        })
         .collect();
-    let max = rows.iter().map(|r| r.received).max().unwrap_or(0).max(1);
-    let (label_w, bar_w, row_h) = (150.0, 210.0, 34.0);
-    let h = row_h * rows.len() as f64 + 30.0;
-    let mut s = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {} {h}\" role=\"img\" aria-label=\"{}\">",
-        label_w + bar_w + 40.0,
-        if lang == Lang::Id {
-            "Grafik pengaduan per kelompok"
-        } else {
-            "Complaints per group"
-        }
-    );
-    for (i, r) in rows.iter().enumerate() {
-        let y = i as f64 * row_h;
-        let w = |n: u32| f64::from(n) / f64::from(max) * bar_w;
-        let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;");
-        let name: String = r.group.chars().take(22).collect();
-        s.push_str(&format!(
-            "<text x=\"0\" y=\"{}\" class=\"lbl\">{}</text>",
-            y + 14.0,
-            esc(&name)
-        ));
-        s.push_str(&format!(
-            "<rect x=\"{label_w}\" y=\"{}\" width=\"{:.1}\" height=\"10\" class=\"b-recv\"/>",
-            y + 4.0,
-            w(r.received)
-        ));
-        s.push_str(&format!(
-            "<rect x=\"{label_w}\" y=\"{}\" width=\"{:.1}\" height=\"8\" class=\"b-fixed\"/>",
-            y + 16.0,
-            w(r.fixed_directly)
-        ));
-        s.push_str(&format!(
-            "<rect x=\"{:.1}\" y=\"{}\" width=\"{:.1}\" height=\"8\" class=\"b-budget\"/>",
-            label_w + w(r.fixed_directly),
-            y + 16.0,
-            w(r.needs_budget)
-        ));
-        s.push_str(&format!(
-            "<text x=\"{:.1}\" y=\"{}\" class=\"num\">{}</text>",
-            label_w + w(r.received) + 4.0,
-            y + 13.0,
-            r.received
-        ));
-    }
-    let (a, b, c) = if lang == Lang::Id {
-        ("Diterima", "Diperbaiki langsung", "Perlu anggaran")
-    } else {
-        ("Received", "Fixed directly", "Needs budget")
-    };
-    let ly = h - 10.0;
-    s.push_str(&format!(
-        "<rect x=\"0\" y=\"{}\" width=\"10\" height=\"10\" class=\"b-recv\"/><text x=\"14\" y=\"{ly}\" class=\"lbl\">{a}</text><rect x=\"110\" y=\"{}\" width=\"10\" height=\"10\" class=\"b-fixed\"/><text x=\"124\" y=\"{ly}\" class=\"lbl\">{b}</text><rect x=\"280\" y=\"{}\" width=\"10\" height=\"10\" class=\"b-budget\"/><text x=\"294\" y=\"{ly}\" class=\"lbl\">{c}</text></svg>",
-        ly - 9.0,
-        ly - 9.0,
-        ly - 9.0
-    ));
-    s
+    hbars(&ctx.t("mas-eval-title"), &series, &groups)
 }
 
 async fn evaluation_rows(
@@ -1106,7 +1295,7 @@ pub async fn evaluation(
 ) -> AppResult<impl IntoResponse> {
     let ctx = r.ctx;
     let ((y, m), by, rows) = evaluation_rows(&st, &ctx, &q).await?;
-    let chart = bar_chart(&rows[..rows.len().saturating_sub(1)], ctx.lang);
+    let chart = bar_chart(&ctx, &rows[..rows.len().saturating_sub(1)]);
     let first = crate::evaluation::month_bounds(&ctx.city, y, m)
         .map(|(a, _)| a)
         .unwrap_or_default();
@@ -1163,4 +1352,219 @@ pub async fn evaluation_csv(
         crate::evaluation::to_csv(&rows),
     )
         .into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub struct PublicMapQuery {
+    #[serde(default)]
+    pub kategori: String,
+    /// `terbuka`, `selesai` or empty (both).
+    #[serde(default)]
+    pub status: String,
+    /// Received in the last so many days: 30, 90 (default) or 365.
+    #[serde(default)]
+    pub hari: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "peta.html")]
+struct PublicMapPage {
+    ctx: Ctx,
+    has_htmx: bool,
+    map: MapView,
+    rows: Vec<Row>,
+    shown: usize,
+    categories: Vec<Category>,
+    q: PublicMapQuery,
+    days: i64,
+}
+
+/// Points on the public map at most (the newest).
+const PUBLIC_MAP_LIMIT: u64 = 1000;
+
+/// `/pengaduan/peta`: public reports on a map (no names), with the newest listed below.
+pub async fn public_map(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<PublicMapQuery>,
+) -> AppResult<impl IntoResponse> {
+    let cats = store::categories(st.db.conn(), &ctx.city, false).await?;
+    let days = match q.hari.as_str() {
+        "30" => 30,
+        "365" => 365,
+        _ => 90,
+    };
+    let now = st.notifier.now();
+    let filter = store::PublicFilter {
+        category: cats.iter().find(|c| c.code == q.kategori).map(|c| c.id),
+        open: match q.status.as_str() {
+            "terbuka" => Some(true),
+            "selesai" => Some(false),
+            _ => None,
+        },
+        since_us: platform::clock::to_us(now - chrono::Duration::days(days)),
+    };
+    let list = store::public_reports(&st.db, &ctx.city, &filter, PUBLIC_MAP_LIMIT).await?;
+    let late = store::overdue_codes(&st.db, &ctx.city, now).await?;
+    let points: Vec<MapPoint> = list
+        .iter()
+        .filter_map(|r| {
+            let cat = cats
+                .iter()
+                .find(|c| c.id == r.category_id)
+                .map(|c| c.name(ctx.lang))
+                .unwrap_or_default();
+            let label = format!("{cat} · {}", state_label(&ctx, r.state));
+            point_of(&ctx, r, late.contains(&r.code), label)
+        })
+        .collect();
+    let settings = store::settings(st.db.conn(), &ctx.city).await?;
+    let map = MapView::new(&st.settings, settings.centre(), 13).with_points(&points);
+    let shown = list.len();
+    let rows = rows(&ctx, &cats, list.into_iter().take(20).collect());
+    Ok(PublicMapPage {
+        has_htmx: has_htmx(),
+        map,
+        rows,
+        shown,
+        categories: cats,
+        q,
+        days,
+        ctx,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "statistik.html")]
+struct StatsPage {
+    ctx: Ctx,
+    has_htmx: bool,
+    /// (label, value, note) tiles.
+    tiles: Vec<(String, String, String)>,
+    by_month: String,
+    by_category: String,
+    by_kecamatan: String,
+    closures: Vec<(String, u64)>,
+}
+
+/// `/pengaduan/statistik`: the city's complaints over twelve months, for everyone.
+pub async fn public_statistics(
+    State(st): State<AppState>,
+    ctx: Ctx,
+) -> AppResult<impl IntoResponse> {
+    use platform::web::chart::{Group, Series, columns, hbars};
+    let now = st.notifier.now();
+    let s = crate::evaluation::public_stats(&st.db, &ctx.city, now).await?;
+    let cats = store::categories(st.db.conn(), &ctx.city, false).await?;
+    let pct = |a: u64, b: u64| {
+        (a * 100 + b / 2)
+            .checked_div(b)
+            .map(|p| format!("{p}%"))
+            .unwrap_or_else(|| "–".into())
+    };
+    let tiles = vec![
+        (
+            ctx.t("mas-stats-received"),
+            s.received.to_string(),
+            ctx.t("mas-stats-12m"),
+        ),
+        (
+            ctx.t("mas-stats-closed"),
+            s.closed.to_string(),
+            pct(s.closed, s.received),
+        ),
+        (
+            ctx.t("mas-stats-open"),
+            s.open_now.to_string(),
+            String::new(),
+        ),
+        (
+            ctx.t("mas-stats-on-time"),
+            pct(s.followed_up_on_time.0, s.followed_up_on_time.1),
+            ctx.ta("mas-stats-of", "n", &s.followed_up_on_time.1.to_string()),
+        ),
+        (
+            ctx.t("mas-eval-median"),
+            s.median_days_to_fix
+                .map(|d| format!("{d:.1}"))
+                .unwrap_or_else(|| "–".into()),
+            ctx.t("mas-stats-days"),
+        ),
+        (
+            ctx.t("mas-eval-budget"),
+            s.needs_budget.to_string(),
+            format::rupiah(s.needs_budget_rupiah),
+        ),
+    ];
+    let (recv, closed) = (ctx.t("mas-stats-received"), ctx.t("mas-stats-closed"));
+    let series = [
+        Series {
+            label: &recv,
+            class: "b-recv",
+        },
+        Series {
+            label: &closed,
+            class: "b-fixed",
+        },
+    ];
+    let short_months = if ctx.lang == Lang::Id {
+        [
+            "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
+        ]
+    } else {
+        [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ]
+    };
+    let by_month = columns(
+        &ctx.t("mas-stats-by-month"),
+        &series,
+        &s.months
+            .iter()
+            .map(|(_, m, a, b)| Group {
+                label: short_months[(*m as usize).clamp(1, 12) - 1].to_string(),
+                values: vec![*a, *b],
+            })
+            .collect::<Vec<_>>(),
+    );
+    let by_category = hbars(
+        &ctx.t("mas-stats-by-category"),
+        &series,
+        &s.by_category
+            .iter()
+            .map(|(c, a, b)| Group {
+                label: cats
+                    .iter()
+                    .find(|x| x.id == *c)
+                    .map(|x| x.name(ctx.lang).to_string())
+                    .unwrap_or_default(),
+                values: vec![*a, *b],
+            })
+            .collect::<Vec<_>>(),
+    );
+    let by_kecamatan = hbars(
+        &ctx.t("mas-stats-by-kecamatan"),
+        &series[..1],
+        &s.by_kecamatan
+            .iter()
+            .map(|(k, n)| Group {
+                label: format!("Kec. {k}"),
+                values: vec![*n],
+            })
+            .collect::<Vec<_>>(),
+    );
+    let closures = s
+        .closures
+        .iter()
+        .map(|(k, n)| (ctx.t(&format!("mas-closure-{}", k.code())), *n))
+        .collect();
+    Ok(StatsPage {
+        has_htmx: has_htmx(),
+        tiles,
+        by_month,
+        by_category,
+        by_kecamatan,
+        closures,
+        ctx,
+    })
 }
