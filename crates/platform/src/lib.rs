@@ -16,6 +16,7 @@ pub mod events;
 pub mod files;
 pub mod i18n;
 pub mod notify;
+pub mod places;
 pub mod schema;
 pub mod seed;
 pub mod sessions;

@@ -13,6 +13,10 @@ pub fn migrations() -> Vec<Migration> {
             id: "platform.0002_deadlines_notifications",
             steps: deadlines_notifications,
         },
+        Migration {
+            id: "platform.0003_region_shapes",
+            steps: |s| table(s, region_shape::Entity),
+        },
     ]
 }
 

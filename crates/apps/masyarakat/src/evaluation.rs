@@ -457,6 +457,179 @@ pub async fn public_stats(db: &Db, city: &City, now: DateTime<Utc>) -> AppResult
     Ok(st)
 }
 
+/// Labels for the PDF, already in the reader's language.
+pub struct PdfText {
+    /// e.g. "Evaluasi pengaduan · November 2026 · per OPD"
+    pub title: String,
+    /// e.g. "Kota Binjai · dibuat 24 November 2026 09.00 WIB"
+    pub subtitle: String,
+    /// Column headings, in the order of the table (group first).
+    pub columns: Vec<String>,
+    /// Chart legend: received, fixed directly, needs budget.
+    pub legend: [String; 3],
+    pub notes: String,
+    /// "Halaman" (the footer reads "Halaman 1/2").
+    pub page: String,
+}
+
+/// The evaluation as a printable A4 landscape PDF: a bar chart, then the table (continued on
+/// further pages when long), with the notes and page numbers.
+pub fn to_pdf(rows: &[Row], t: &PdfText) -> Vec<u8> {
+    use kernel::pdf::{A4, Doc, Font, Page, fit};
+    let (w, h) = (A4.1, A4.0);
+    let margin = 36.0;
+    let blue = (0.114, 0.439, 0.722);
+    let green = (0.0, 0.439, 0.235);
+    let orange = (0.702, 0.361, 0.0);
+    let mut doc = Doc::new((w, h), &t.title);
+    let cells = |r: &Row| -> Vec<String> {
+        vec![
+            r.group.clone(),
+            r.received.to_string(),
+            format!("{}/{}", r.verified_on_time, r.verified),
+            format!("{}/{}", r.followed_up_on_time, r.followed_up),
+            r.fixed_directly.to_string(),
+            format!(
+                "{} · {}",
+                r.needs_budget,
+                kernel::format::rupiah(r.needs_budget_rupiah)
+            ),
+            r.median_days_to_fix
+                .map(|d| format!("{d:.1}"))
+                .unwrap_or_else(|| "–".into()),
+            r.overdue_now.to_string(),
+            r.disputes.to_string(),
+            r.satisfaction_pct()
+                .map(|p| format!("{p}%"))
+                .unwrap_or_else(|| "–".into()),
+        ]
+    };
+    // Column right edges (the group column is left-aligned).
+    let widths = [190.0, 55.0, 65.0, 70.0, 60.0, 120.0, 55.0, 50.0, 45.0, 55.0];
+    let head = |p: &mut Page, y: f64| {
+        let mut x = margin;
+        for (i, c) in t.columns.iter().enumerate() {
+            let cw = widths.get(i).copied().unwrap_or(50.0);
+            let label = fit(c, cw - 4.0, 8.0, Font::Bold);
+            if i == 0 {
+                p.text(x, y, 8.0, Font::Bold, &label);
+            } else {
+                p.text_right(x + cw - 2.0, y, 8.0, Font::Bold, &label);
+            }
+            x += cw;
+        }
+        p.line(margin, y - 4.0, w - margin, y - 4.0);
+    };
+    let row_h = 15.0;
+    let mut index = 0;
+    let mut pages: Vec<Page> = Vec::new();
+    // First page: titles and chart.
+    let mut p = Page::default();
+    p.text(margin, h - margin - 14.0, 16.0, Font::Bold, &t.title);
+    p.text(margin, h - margin - 32.0, 10.0, Font::Regular, &t.subtitle);
+    let chart_rows: Vec<&Row> = rows
+        .iter()
+        .take(rows.len().saturating_sub(1))
+        .take(8)
+        .collect();
+    let max = chart_rows
+        .iter()
+        .map(|r| r.received)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let mut y = h - margin - 60.0;
+    for r in &chart_rows {
+        p.text(
+            margin,
+            y - 8.0,
+            8.0,
+            Font::Regular,
+            &fit(&r.group, 150.0, 8.0, Font::Regular),
+        );
+        let bw = 320.0;
+        let x0 = margin + 160.0;
+        p.rect(x0, y - 6.0, f64::from(r.received) / max * bw, 6.0, blue);
+        p.rect(
+            x0,
+            y - 13.0,
+            f64::from(r.fixed_directly) / max * bw,
+            6.0,
+            green,
+        );
+        p.rect(
+            x0 + f64::from(r.fixed_directly) / max * bw,
+            y - 13.0,
+            f64::from(r.needs_budget) / max * bw,
+            6.0,
+            orange,
+        );
+        p.text(
+            x0 + f64::from(r.received) / max * bw + 4.0,
+            y - 6.0,
+            7.0,
+            Font::Regular,
+            &r.received.to_string(),
+        );
+        y -= 18.0;
+    }
+    let mut lx = margin;
+    for (label, colour) in t.legend.iter().zip([blue, green, orange]) {
+        p.rect(lx, y - 8.0, 8.0, 8.0, colour);
+        p.text(lx + 12.0, y - 7.0, 8.0, Font::Regular, label);
+        lx += 24.0 + kernel::pdf::text_width(label, 8.0, Font::Regular);
+    }
+    y -= 30.0;
+    loop {
+        head(&mut p, y);
+        y -= row_h + 2.0;
+        while index < rows.len() && y > margin + 30.0 {
+            let r = &rows[index];
+            let font = if index + 1 == rows.len() {
+                Font::Bold
+            } else {
+                Font::Regular
+            };
+            let mut x = margin;
+            for (i, c) in cells(r).iter().enumerate() {
+                let cw = widths.get(i).copied().unwrap_or(50.0);
+                if i == 0 {
+                    p.text(x, y, 8.5, font, &fit(c, cw - 6.0, 8.5, font));
+                } else {
+                    p.text_right(x + cw - 2.0, y, 8.5, font, c);
+                }
+                x += cw;
+            }
+            y -= row_h;
+            index += 1;
+        }
+        if index >= rows.len() {
+            if y > margin + 30.0 {
+                p.text(
+                    margin,
+                    y - 6.0,
+                    7.5,
+                    Font::Regular,
+                    &fit(&t.notes, w - 2.0 * margin, 7.5, Font::Regular),
+                );
+            }
+            pages.push(p);
+            break;
+        }
+        pages.push(p);
+        p = Page::default();
+        p.text(margin, h - margin - 10.0, 10.0, Font::Bold, &t.title);
+        y = h - margin - 34.0;
+    }
+    let total = pages.len();
+    for (i, mut pg) in pages.into_iter().enumerate() {
+        let footer = format!("{} {}/{total}", t.page, i + 1);
+        pg.text_right(w - margin, margin / 2.0, 7.5, Font::Regular, &footer);
+        *doc.page() = pg;
+    }
+    doc.finish()
+}
+
 /// The month of an instant in the city.
 pub fn month_of(city: &City, t: DateTime<Utc>) -> (i32, u32) {
     let l = t.with_timezone(&city.tz);

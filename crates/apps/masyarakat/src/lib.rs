@@ -85,6 +85,7 @@ impl CityApp for Masyarakat {
             .route("/api/v1/pengaduan/{code}/aksi", post(api::act))
             .route("/evaluasi", get(web::evaluation))
             .route("/evaluasi.csv", get(web::evaluation_csv))
+            .route("/evaluasi.pdf", get(web::evaluation_pdf))
             .route("/open311/v2/services/{file}", get(open311::get_service))
             .route("/open311/v2/requests/{file}", get(open311::get_request))
             .route("/open311/v2/tokens/{file}", get(open311::get_token))
@@ -151,6 +152,16 @@ pub fn migrations() -> Vec<Migration> {
         Migration {
             id: "masyarakat.0002_replies",
             steps: |s| table(s, entity::reply::Entity),
+        },
+        Migration {
+            id: "masyarakat.0003_kelurahan_source",
+            steps: |_| {
+                vec![Step::AddColumn {
+                    table: "mas_reports",
+                    column: "kelurahan_source",
+                    definition: "VARCHAR(20) NOT NULL DEFAULT ''",
+                }]
+            },
         },
     ]
 }

@@ -381,6 +381,8 @@ pub struct Report {
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub kelurahan_code: Option<String>,
+    /// `reporter`, `boundary`, `nearest` (an estimate) or empty.
+    pub kelurahan_source: String,
     pub address: String,
     pub answers: BTreeMap<String, String>,
     #[schema(value_type = String)]
@@ -419,6 +421,7 @@ fn to_report(m: report::Model, photos: Vec<Uuid>) -> Report {
         lat: m.lat,
         lon: m.lon,
         kelurahan_code: m.kelurahan_code,
+        kelurahan_source: m.kelurahan_source,
         address: m.address,
         answers: serde_json::from_str(&m.answers).unwrap_or_default(),
         state: State::parse(&m.state).unwrap_or(State::Diterima),
@@ -512,6 +515,7 @@ struct Checked {
     lat: Option<f64>,
     lon: Option<f64>,
     kelurahan: Option<String>,
+    kelurahan_source: &'static str,
     address: String,
     answers: BTreeMap<String, String>,
     photos: Vec<Uuid>,
@@ -640,6 +644,14 @@ async fn check(
     let (Some(category), Some(privacy)) = (category, privacy) else {
         return Err(AppError::invalid("category", "category_required"));
     };
+    let (kelurahan, kelurahan_source) = match (kelurahan, plat.zip(plon)) {
+        (Some(k), _) => (Some(k), "reporter"),
+        (None, Some(at)) => match derive_kelurahan(db, city, at).await? {
+            Some((k, src)) => (Some(k), src),
+            None => (None, ""),
+        },
+        (None, None) => (None, ""),
+    };
     Ok(Checked {
         category,
         description,
@@ -647,10 +659,50 @@ async fn check(
         lat: plat,
         lon: plon,
         kelurahan,
+        kelurahan_source,
         address,
         answers,
         photos,
     })
+}
+
+/// The kelurahan of a GPS point: inside an imported boundary, else the nearest imported point or
+/// report whose kelurahan a person named (within 400 m), marked as an estimate.
+pub async fn derive_kelurahan(
+    db: &Db,
+    city: &City,
+    (lat, lon): (f64, f64),
+) -> AppResult<Option<(String, &'static str)>> {
+    let d = platform::places::NEAREST_MAX_M;
+    let dlat = d / 111_000.0;
+    let dlon = d / (111_000.0 * lat.to_radians().cos().abs().max(0.01));
+    let labelled: Vec<(String, (f64, f64))> = report::Entity::find()
+        .filter(report::Column::CityCode.eq(&city.code))
+        .filter(report::Column::KelurahanSource.eq("reporter"))
+        .filter(report::Column::Lat.between(lat - dlat, lat + dlat))
+        .filter(report::Column::Lon.between(lon - dlon, lon + dlon))
+        .select_only()
+        .column(report::Column::KelurahanCode)
+        .column(report::Column::Lat)
+        .column(report::Column::Lon)
+        .limit(50)
+        .into_tuple::<(Option<String>, Option<f64>, Option<f64>)>()
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .filter_map(|(k, a, b)| Some((k?, (a?, b?))))
+        .collect();
+    Ok(platform::places::locate(db, city, (lat, lon), &labelled)
+        .await?
+        .map(|(k, found)| {
+            (
+                k,
+                match found {
+                    kernel::geo::Found::Boundary => "boundary",
+                    kernel::geo::Found::Nearest(_) => "nearest",
+                },
+            )
+        }))
 }
 
 /// The agency a new report is suggested for: the category's, else the kelurahan's office.
@@ -824,6 +876,7 @@ struct Fresh {
     lat: Option<f64>,
     lon: Option<f64>,
     kelurahan: Option<String>,
+    kelurahan_source: &'static str,
     address: String,
     answers: BTreeMap<String, String>,
     /// Who hears of the deadline as requester (the reporter's account, if any).
@@ -887,6 +940,7 @@ async fn file_new(
         lat: Set(f.lat),
         lon: Set(f.lon),
         kelurahan_code: Set(f.kelurahan),
+        kelurahan_source: Set(f.kelurahan_source.into()),
         address: Set(f.address),
         answers: Set(serde_json::to_string(&f.answers).unwrap_or_else(|_| "{}".into())),
         state: Set(State::Diterima.code().into()),
@@ -971,6 +1025,7 @@ pub async fn submit(
             lat: c.lat,
             lon: c.lon,
             kelurahan: c.kelurahan,
+            kelurahan_source: c.kelurahan_source,
             address: c.address,
             answers: c.answers,
             requester: Some(reporter.id),
@@ -1060,6 +1115,13 @@ pub async fn submit_external(
     e: External,
 ) -> AppResult<String> {
     let now = notifier.now();
+    let (kelurahan, kelurahan_source) = match e.lat.zip(e.lon) {
+        Some(at) => match derive_kelurahan(db, city, at).await? {
+            Some((k, src)) => (Some(k), src),
+            None => (None, ""),
+        },
+        None => (None, ""),
+    };
     let mut tx = db.tx().await?;
     let actor = Actor {
         id: Some(e.client_id),
@@ -1077,7 +1139,8 @@ pub async fn submit_external(
             reporter_id: e.client_id,
             lat: e.lat,
             lon: e.lon,
-            kelurahan: None,
+            kelurahan,
+            kelurahan_source,
             address: e.address,
             answers: e.answers,
             requester: None,
@@ -1137,6 +1200,7 @@ pub async fn file_sample(
             lat: Some(lat),
             lon: Some(lon),
             kelurahan: Some(kelurahan.into()),
+            kelurahan_source: "reporter",
             address: address.into(),
             answers: BTreeMap::new(),
             requester: Some(reporter),
@@ -2043,15 +2107,7 @@ pub struct Nearby {
     pub created_at: DateTime<Utc>,
 }
 
-/// Metres between two points (haversine).
-pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let r = 6_371_000.0_f64;
-    let (la1, la2) = (a.0.to_radians(), b.0.to_radians());
-    let dla = (b.0 - a.0).to_radians();
-    let dlo = (b.1 - a.1).to_radians();
-    let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
-    2.0 * r * h.sqrt().asin()
-}
+pub use kernel::geo::distance_m;
 
 /// Open, public reports of a category within the city's duplicate radius and age, nearest first.
 pub async fn nearby(

@@ -378,6 +378,19 @@ db_test!(
         let csv = r.text().await.unwrap();
         assert!(csv.starts_with("group,received,"));
         assert!(csv.contains("Jumlah,2,1,1,1,1,1,"), "{csv}");
+        // The PDF to print and sign: a real PDF with the table's groups and total.
+        let r = op.get("/evaluasi.pdf?per=opd").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        let pdf = r.bytes().await.unwrap();
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(text.starts_with("%PDF-1.4") && text.ends_with("%%EOF\n"));
+        assert!(text.contains("(Jumlah) Tj"), "the total row");
+        assert!(text.contains("Dinas PUPR"), "a group");
+        assert_eq!(
+            citizen.get("/evaluasi.pdf").await.status(),
+            StatusCode::FORBIDDEN
+        );
     }
 );
 

@@ -1566,3 +1566,118 @@ db_test!(
         ));
     }
 );
+
+db_test!(
+    the_kelurahan_comes_from_boundaries_or_the_nearest_named_report,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        // Without boundaries and without earlier reports nothing can be said.
+        let p = photo(&w, t, &w.citizen).await;
+        let r = store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &report_input(p))
+            .await
+            .unwrap();
+        assert_eq!((r.kelurahan_code, r.kelurahan_source.as_str()), (None, ""));
+        // A report that names its kelurahan teaches the place around it (an estimate).
+        let p = photo(&w, t, &w.citizen).await;
+        let named = store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &ReportInput {
+                kelurahan: "12.75.02.1006".into(),
+                lat: "3.6010".into(),
+                lon: "98.4790".into(),
+                ..report_input(p)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(named.kelurahan_source, "reporter");
+        let p = photo(&w, t, &w.citizen).await;
+        let near = store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &ReportInput {
+                lat: "3.6020".into(),
+                lon: "98.4795".into(),
+                ..report_input(p)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (
+                near.kelurahan_code.as_deref(),
+                near.kelurahan_source.as_str()
+            ),
+            (Some("12.75.02.1006"), "nearest")
+        );
+        // An imported boundary is exact and wins; a bad file changes nothing.
+        let square = |lat: f64, lon: f64| {
+            serde_json::json!([[
+                [lon, lat],
+                [lon + 0.01, lat],
+                [lon + 0.01, lat + 0.01],
+                [lon, lat + 0.01],
+                [lon, lat]
+            ]])
+        };
+        let bad = serde_json::json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"kode": "12.75.02.1006"}, "geometry": {"type": "Polygon", "coordinates": square(3.595, 98.475)}},
+            {"type": "Feature", "properties": {"kode": "31.71.01.1001"}, "geometry": {"type": "Polygon", "coordinates": square(3.6, 98.4)}},
+            {"type": "Feature", "properties": {"nama": "Tanpa kode"}, "geometry": {"type": "Point", "coordinates": [98.4, 3.6]}},
+            {"type": "Feature", "properties": {"kode": "1275011001"}, "geometry": {"type": "LineString", "coordinates": [[98.4, 3.6], [98.5, 3.6]]}}
+        ]});
+        match platform::places::import(&t.db, &w.city, &Actor::cli(), &bad.to_string()).await {
+            Err(platform::places::ImportError::Features(e)) => assert_eq!(
+                e.iter().map(|x| (x.feature, x.key)).collect::<Vec<_>>(),
+                vec![
+                    (2, "feature_code_unknown"),
+                    (3, "feature_code"),
+                    (4, "geometry_type")
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            platform::places::coverage(&t.db, &w.city).await.unwrap().0,
+            0
+        );
+        let good = serde_json::json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"kode": "1275021007"}, "geometry": {"type": "Polygon", "coordinates": square(3.595, 98.475)}}
+        ]});
+        assert_eq!(
+            platform::places::import(&t.db, &w.city, &Actor::cli(), &good.to_string())
+                .await
+                .unwrap(),
+            1
+        );
+        let p = photo(&w, t, &w.citizen).await;
+        let inside = store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &ReportInput {
+                lat: "3.6020".into(),
+                lon: "98.4795".into(),
+                ..report_input(p)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (
+                inside.kelurahan_code.as_deref(),
+                inside.kelurahan_source.as_str()
+            ),
+            (Some("12.75.02.1007"), "boundary")
+        );
+    }
+);

@@ -13,6 +13,14 @@ pub enum Step {
     Table(Box<TableCreateStatement>),
     Index(Box<IndexCreateStatement>),
     Sql(String),
+    /// A column added to an existing table, unless it is there already: tables are created from
+    /// today's entities, so a fresh database has it from its first migration while an older one
+    /// gets it here. `definition` is portable SQL, e.g. `VARCHAR(20) NOT NULL DEFAULT ''`.
+    AddColumn {
+        table: &'static str,
+        column: &'static str,
+        definition: &'static str,
+    },
 }
 
 /// A named migration. Ids are global and must never change once released: prefix them with the
@@ -89,6 +97,32 @@ pub async fn run(db: &Db, migrations: &[Migration]) -> Result<Vec<&'static str>,
                 Step::Table(t) => tx.execute(&*t).await?,
                 Step::Index(i) => tx.execute(&*i).await?,
                 Step::Sql(s) => tx.execute_unprepared(&s).await?,
+                Step::AddColumn {
+                    table,
+                    column,
+                    definition,
+                } => {
+                    let exists = tx
+                        .query_one_raw(Statement::from_sql_and_values(
+                            backend,
+                            match backend {
+                                DbBackend::Postgres => {
+                                    "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2"
+                                }
+                                _ => "SELECT 1 FROM pragma_table_info(?) WHERE name = ?",
+                            },
+                            [table.into(), column.into()],
+                        ))
+                        .await?
+                        .is_some();
+                    if exists {
+                        continue;
+                    }
+                    tx.execute_unprepared(&format!(
+                        "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+                    ))
+                    .await?
+                }
             };
         }
         let now = chrono::Utc::now().to_rfc3339();

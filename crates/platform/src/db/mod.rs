@@ -115,6 +115,8 @@ pub struct Db {
     events: EventBus,
     /// The NOTIFY channel (one per schema, so parallel test schemas do not hear each other).
     channel: String,
+    /// Which database this is (file, or server and schema), for caches kept per database.
+    id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +171,7 @@ impl Db {
                     backend: Backend::Sqlite,
                     events: EventBus::default(),
                     channel: String::new(),
+                    id: describe,
                 })
             }
             DbTarget::Postgres { url } => {
@@ -195,6 +198,7 @@ impl Db {
                     conn,
                     backend: Backend::Postgres,
                     events,
+                    id: format!("{describe}#{channel}"),
                     channel,
                 })
             }
@@ -207,6 +211,11 @@ impl Db {
 
     pub fn events(&self) -> &EventBus {
         &self.events
+    }
+
+    /// Which database this is (for caches kept per database).
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     pub fn notify_channel(&self) -> &str {

@@ -16,6 +16,7 @@ pub mod message_template;
 pub mod notification;
 pub mod notify_pref;
 pub mod outbox;
+pub mod region_shape;
 pub mod session;
 pub mod short_link;
 pub mod sla_clock;

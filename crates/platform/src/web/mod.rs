@@ -11,6 +11,7 @@ pub mod form;
 pub mod map;
 pub mod notify_pages;
 pub mod pages;
+pub mod places_page;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -179,6 +180,10 @@ pub fn router(state: AppState) -> Router {
             get(np::template_edit).post(np::template_save),
         )
         .route("/admin/templat/{key}/{lang}/asli", post(np::template_reset))
+        .route(
+            "/admin/batas-wilayah",
+            get(places_page::show).post(places_page::import),
+        )
         .route("/admin/kotak-keluar", get(np::outbox_page))
         .route("/admin/kotak-keluar/{id}/ulang", post(np::outbox_retry))
         .route("/berkas/{id}", get(pages::file_get))

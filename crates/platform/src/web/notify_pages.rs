@@ -480,8 +480,7 @@ pub async fn calendar_import(
                     ("updated", r.updated.to_string()),
                 ],
             );
-            let m: String = url::form_urlencoded::byte_serialize(msg.as_bytes()).collect();
-            Ok(Redirect::to(&format!("{}/admin/kalender?pesan={m}", a.ctx.base)).into_response())
+            Ok(a.ctx.redirect_with_text("/admin/kalender", &msg))
         }
         Err(ImportError::Rows(rows)) => {
             let lang = a.ctx.lang;

@@ -18,6 +18,9 @@ pub struct Model {
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub kelurahan_code: Option<String>,
+    /// Who named the kelurahan: `reporter`, `boundary` (inside an imported boundary), `nearest`
+    /// (the nearest known place: an estimate), or empty.
+    pub kelurahan_source: String,
     pub address: String,
     /// Answers to the category's extra questions (JSON object).
     #[sea_orm(column_type = "Text")]

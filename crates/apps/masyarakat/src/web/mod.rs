@@ -45,7 +45,13 @@ fn place_of(ctx: &Ctx, r: &Report) -> String {
         .kelurahan_code
         .as_deref()
         .and_then(|k| ctx.city.villages().into_iter().find(|v| v.code == k))
-        .map(|v| format!("Kel. {}", v.name));
+        .map(|v| {
+            if r.kelurahan_source == "nearest" {
+                format!("Kel. {} ({})", v.name, ctx.t("mas-kelurahan-estimated"))
+            } else {
+                format!("Kel. {}", v.name)
+            }
+        });
     match (kel, r.address.is_empty()) {
         (Some(k), false) => format!("{}, {k}", r.address),
         (Some(k), true) => k,
@@ -1296,15 +1302,7 @@ pub async fn evaluation(
     let ctx = r.ctx;
     let ((y, m), by, rows) = evaluation_rows(&st, &ctx, &q).await?;
     let chart = bar_chart(&ctx, &rows[..rows.len().saturating_sub(1)]);
-    let first = crate::evaluation::month_bounds(&ctx.city, y, m)
-        .map(|(a, _)| a)
-        .unwrap_or_default();
-    let month_label = {
-        let long = format::date_long(first, ctx.city.tz, ctx.lang);
-        long.split_once(", ")
-            .map(|(_, d)| d.split_once(' ').map(|x| x.1).unwrap_or(d).to_string())
-            .unwrap_or(long)
-    };
+    let month_label = month_label(&ctx, y, m);
     let rows = rows
         .into_iter()
         .map(|r| {
@@ -1330,6 +1328,72 @@ pub async fn evaluation(
         has_htmx: has_htmx(),
         ctx,
     })
+}
+
+/// "November 2026" in the reader's language.
+fn month_label(ctx: &Ctx, y: i32, m: u32) -> String {
+    let first = crate::evaluation::month_bounds(&ctx.city, y, m)
+        .map(|(a, _)| a)
+        .unwrap_or_default();
+    let long = format::date_long(first, ctx.city.tz, ctx.lang);
+    long.split_once(", ")
+        .map(|(_, d)| d.split_once(' ').map(|x| x.1).unwrap_or(d).to_string())
+        .unwrap_or(long)
+}
+
+/// `/evaluasi.pdf`: the same evaluation as an A4 landscape PDF for printing and signing.
+pub async fn evaluation_pdf(
+    State(st): State<AppState>,
+    r: platform::web::auth::Reader,
+    Query(q): Query<EvalQuery>,
+) -> AppResult<Response> {
+    let ctx = r.ctx;
+    let ((y, m), by, rows) = evaluation_rows(&st, &ctx, &q).await?;
+    let label = month_label(&ctx, y, m);
+    let now = st.notifier.now();
+    let by_label = ctx.t(&format!("mas-eval-by-{}", by.code()));
+    let text = crate::evaluation::PdfText {
+        title: format!("{} · {label} · {by_label}", ctx.t("mas-eval-title")),
+        subtitle: format!(
+            "{} · {} {}",
+            ctx.city.name,
+            ctx.t("mas-eval-pdf-made"),
+            format::datetime_short(now, ctx.city.tz, ctx.lang)
+        ),
+        columns: vec![
+            by_label.clone(),
+            ctx.t("mas-eval-received"),
+            ctx.t("mas-eval-verified"),
+            ctx.t("mas-eval-followed"),
+            ctx.t("mas-closure-fixed_directly"),
+            ctx.t("mas-eval-budget"),
+            ctx.t("mas-eval-median"),
+            ctx.t("mas-eval-overdue"),
+            ctx.t("mas-eval-disputes"),
+            ctx.t("mas-eval-satisfied"),
+        ],
+        legend: [
+            ctx.t("mas-eval-received"),
+            ctx.t("mas-closure-fixed_directly"),
+            ctx.t("mas-eval-budget"),
+        ],
+        notes: ctx.t("mas-eval-notes"),
+        page: ctx.t("mas-eval-pdf-page"),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "inline; filename=\"evaluasi-pengaduan-{y:04}-{m:02}-{}.pdf\"",
+                    by.code()
+                ),
+            ),
+        ],
+        crate::evaluation::to_pdf(&rows, &text),
+    )
+        .into_response())
 }
 
 pub async fn evaluation_csv(
