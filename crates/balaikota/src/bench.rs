@@ -326,7 +326,7 @@ async fn fill(db: &Db, city: &platform::city::City, have: u64, total: u64) -> an
         let tx = db.begin_write().await?;
         let end = (i + 5000).min(total);
         let mut sql = String::from(
-            "INSERT INTO mas_reports (city_code, id, code, category_id, description, privacy, reporter_id, lat, lon, kelurahan_code, address, answers, state, agency_id, assignee_id, closure, closure_note, after_photo, estimate_rupiah, programme, budget_agency_id, referred_to, duplicate_of, awaiting_confirmation, confirm_due_us, confirmation, satisfaction, supporters, status_note, source, contact, media_url, created_us, updated_us, verified_us, closed_us) VALUES ",
+            "INSERT INTO mas_reports (city_code, id, code, category_id, description, privacy, reporter_id, lat, lon, kelurahan_code, kelurahan_source, address, answers, state, agency_id, assignee_id, closure, closure_note, after_photo, estimate_rupiah, programme, budget_agency_id, referred_to, duplicate_of, awaiting_confirmation, confirm_due_us, confirmation, satisfaction, supporters, status_note, source, contact, media_url, created_us, updated_us, verified_us, closed_us) VALUES ",
         );
         for k in i..end {
             rng ^= rng << 13;
@@ -364,7 +364,7 @@ async fn fill(db: &Db, city: &platform::city::City, have: u64, total: u64) -> an
                 sql.push(',');
             }
             sql.push_str(&format!(
-                "('{}',X'{}','BNC-{k:08}',X'{}','Laporan contoh nomor {k} untuk uji kecepatan.','public',X'{}',{lat},{lon},'{vill}','Jl. Contoh {k}','{{}}','{state}',{agency},NULL,{closure},'',NULL,{estimate},'',NULL,'',NULL,{},NULL,NULL,NULL,0,'','bench','','',{created},{created},NULL,{})",
+                "('{}',X'{}','BNC-{k:08}',X'{}','Laporan contoh nomor {k} untuk uji kecepatan.','public',X'{}',{lat},{lon},'{vill}','reporter','Jl. Contoh {k}','{{}}','{state}',{agency},NULL,{closure},'',NULL,{estimate},'',NULL,'',NULL,{},NULL,NULL,NULL,0,'','bench','','',{created},{created},NULL,{})",
                 city.code,
                 id.simple(),
                 cat.id.simple(),

@@ -107,17 +107,39 @@ fn xml(name: &str, v: &V, out: &mut String) {
     }
 }
 
-fn json(v: &V) -> serde_json::Value {
-    match v {
-        V::S(t) => serde_json::Value::String(t.clone()),
-        V::N(n) => serde_json::json!(n),
-        V::I(n) => serde_json::json!(n),
-        V::B(b) => serde_json::Value::Bool(*b),
-        V::Null => serde_json::Value::Null,
-        V::L(_, xs) => serde_json::Value::Array(xs.iter().map(json).collect()),
-        V::O(kv) => {
-            serde_json::Value::Object(kv.iter().map(|(k, x)| (k.to_string(), json(x))).collect())
+/// JSON straight from the tree (fields in the spec's order, nothing copied on the way).
+impl Serialize for V {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            V::S(t) => ser.serialize_str(t),
+            V::N(n) => ser.serialize_f64(*n),
+            V::I(n) => ser.serialize_i64(*n),
+            V::B(b) => ser.serialize_bool(*b),
+            V::Null => ser.serialize_unit(),
+            V::L(_, xs) => {
+                let mut seq = ser.serialize_seq(Some(xs.len()))?;
+                for x in xs {
+                    seq.serialize_element(x)?;
+                }
+                seq.end()
+            }
+            V::O(kv) => {
+                let mut map = ser.serialize_map(Some(kv.len()))?;
+                for (k, x) in kv {
+                    map.serialize_entry(k, x)?;
+                }
+                map.end()
+            }
         }
+    }
+}
+
+/// About how many bytes a document takes (a list: 800 per element).
+fn size_hint(v: &V) -> usize {
+    match v {
+        V::L(_, xs) => 256 + xs.len() * 800,
+        _ => 1024,
     }
 }
 
@@ -125,7 +147,13 @@ fn json(v: &V) -> serde_json::Value {
 fn respond(fmt: Fmt, status: StatusCode, root: &str, v: V) -> Response {
     match fmt {
         Fmt::Json => {
-            let body = json(&v).to_string();
+            // Sized up front: a 1,000-row page is about 700 KB, and growing a buffer that large
+            // step by step copies it over and over.
+            let mut buf = Vec::with_capacity(size_hint(&v));
+            let body = match serde_json::to_writer(&mut buf, &v) {
+                Ok(()) => buf,
+                Err(_) => b"[]".to_vec(),
+            };
             (
                 status,
                 [(
@@ -137,7 +165,8 @@ fn respond(fmt: Fmt, status: StatusCode, root: &str, v: V) -> Response {
                 .into_response()
         }
         Fmt::Xml => {
-            let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+            let mut out = String::with_capacity(size_hint(&v) * 2);
+            out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
             xml(root, &v, &mut out);
             (
                 status,
@@ -387,6 +416,42 @@ pub async fn get_service(
     respond(fmt, StatusCode::OK, "service_definition", v)
 }
 
+/// The columns a request shows (a listing reads these only, not the whole report).
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+struct Listed {
+    id: Uuid,
+    code: String,
+    category_id: Uuid,
+    description: String,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    kelurahan_code: Option<String>,
+    address: String,
+    state: String,
+    agency_id: Option<Uuid>,
+    status_note: String,
+    media_url: String,
+    created_us: i64,
+    updated_us: i64,
+}
+
+const LISTED: [report::Column; 14] = [
+    report::Column::Id,
+    report::Column::Code,
+    report::Column::CategoryId,
+    report::Column::Description,
+    report::Column::Lat,
+    report::Column::Lon,
+    report::Column::KelurahanCode,
+    report::Column::Address,
+    report::Column::State,
+    report::Column::AgencyId,
+    report::Column::StatusNote,
+    report::Column::MediaUrl,
+    report::Column::CreatedUs,
+    report::Column::UpdatedUs,
+];
+
 /// What the listing looks up once per page instead of once per row.
 struct Lookups {
     cats: Vec<Category>,
@@ -396,9 +461,13 @@ struct Lookups {
     /// First photo (before, else after), by report id.
     photo: std::collections::HashMap<Uuid, Uuid>,
     villages: std::collections::HashMap<String, String>,
+    /// `status_notes` of a report without a public update: its state's name, by state code.
+    state_notes: std::collections::HashMap<String, String>,
+    /// The start of every link (`https://host/kota/CODE`).
+    base: String,
 }
 
-async fn lookups(st: &AppState, city: &City, rows: &[report::Model]) -> AppResult<Lookups> {
+async fn lookups(st: &AppState, ctx: &Ctx, city: &City, rows: &[Listed]) -> AppResult<Lookups> {
     use platform::entity::sla_clock;
     let cats = store::categories(st.db.conn(), city, false).await?;
     let agencies = platform::agencies::list(&st.db, city, &Default::default())
@@ -435,6 +504,16 @@ async fn lookups(st: &AppState, city: &City, rows: &[report::Model]) -> AppResul
         }
     }
     Ok(Lookups {
+        state_notes: St::ALL
+            .iter()
+            .map(|x| {
+                (
+                    x.code().to_string(),
+                    platform::i18n::t(ctx.lang, &format!("mas-state-{}", x.code())),
+                )
+            })
+            .collect(),
+        base: format!("{}{}", st.notifier.base_url(city), ctx.base),
         cats,
         agencies,
         due,
@@ -448,20 +527,20 @@ async fn lookups(st: &AppState, city: &City, rows: &[report::Model]) -> AppResul
 }
 
 /// The public view of a report (no reporter identity or contact, ever).
-fn request_v(st: &AppState, ctx: &Ctx, city: &City, m: &report::Model, l: &Lookups) -> V {
+fn request_v(ctx: &Ctx, city: &City, m: &Listed, l: &Lookups) -> V {
     let state = St::parse(&m.state).unwrap_or(St::Diterima);
     let cat = l.cats.iter().find(|c| c.id == m.category_id);
     let agency = m.agency_id.and_then(|a| l.agencies.get(&a).cloned());
     let expected = l.due.get(&m.code).map(|d| from_us(*d));
-    let base = format!("{}{}", st.notifier.base_url(city), ctx.base);
     let media = match l.photo.get(&m.id) {
-        Some(p) => Some(format!("{base}/pengaduan/{}/foto/{p}", m.code)),
+        Some(p) => Some(format!("{}/pengaduan/{}/foto/{p}", l.base, m.code)),
         None => Some(m.media_url.clone()).filter(|u| !u.is_empty()),
     };
-    let mut notes = m.status_note.clone();
-    if notes.is_empty() {
-        notes = platform::i18n::t(ctx.lang, &format!("mas-state-{}", state.code()));
-    }
+    let notes = if m.status_note.is_empty() {
+        l.state_notes.get(&m.state).cloned().unwrap_or_default()
+    } else {
+        m.status_note.clone()
+    };
     let kel = m
         .kelurahan_code
         .as_deref()
@@ -616,15 +695,15 @@ async fn requests(
     }
     // Newest first along the (city_code, created_us) index: no sort of the whole window.
     let rows = qy
+        .select_only()
+        .columns(LISTED)
         .order_by_desc(report::Column::CreatedUs)
         .limit(1000)
+        .into_model::<Listed>()
         .all(st.db.conn())
         .await?;
-    let l = lookups(st, city, &rows).await?;
-    let list = rows
-        .iter()
-        .map(|m| request_v(st, ctx, city, m, &l))
-        .collect();
+    let l = lookups(st, ctx, city, &rows).await?;
+    let list = rows.iter().map(|m| request_v(ctx, city, m, &l)).collect();
     Ok(respond(
         fmt,
         StatusCode::OK,
@@ -655,15 +734,18 @@ pub async fn get_request(
         .filter(report::Column::CityCode.eq(&city.code))
         .filter(report::Column::Code.eq(id.trim().to_uppercase()))
         .filter(report::Column::Privacy.ne("confidential"))
+        .select_only()
+        .columns(LISTED)
+        .into_model::<Listed>()
         .one(st.db.conn())
         .await;
     match found {
-        Ok(Some(m)) => match lookups(&st, &city, std::slice::from_ref(&m)).await {
+        Ok(Some(m)) => match lookups(&st, &ctx, &city, std::slice::from_ref(&m)).await {
             Ok(l) => respond(
                 fmt,
                 StatusCode::OK,
                 "service_requests",
-                V::L("request", vec![request_v(&st, &ctx, &city, &m, &l)]),
+                V::L("request", vec![request_v(&ctx, &city, &m, &l)]),
             ),
             Err(e) => internal(fmt, e),
         },
@@ -971,8 +1053,8 @@ mod tests {
             "<service_requests><request><service_request_id>ADU-2026-000001</service_request_id><lat>3.6</lat><zipcode></zipcode></request></service_requests>"
         );
         assert_eq!(
-            json(&v).to_string(),
-            r#"[{"lat":3.6,"service_request_id":"ADU-2026-000001","zipcode":null}]"#
+            serde_json::to_string(&v).unwrap(),
+            r#"[{"service_request_id":"ADU-2026-000001","lat":3.6,"zipcode":null}]"#
         );
         let mut out = String::new();
         xml("d", &s("a<b&\"c\""), &mut out);

@@ -726,34 +726,26 @@ pub async fn suggest_agency<C: ConnectionTrait>(
 }
 
 async fn next_code(tx: &Tx, city: &City, year: i32) -> AppResult<String> {
-    let res = counter::Entity::insert(counter::ActiveModel {
+    // One statement: the year's counter is created at 1 or moved up by one, and read back.
+    let m = counter::Entity::insert(counter::ActiveModel {
         city_code: Set(city.code.clone()),
         year: Set(year),
-        last: Set(0),
+        last: Set(1),
     })
     .on_conflict(
         OnConflict::columns([counter::Column::CityCode, counter::Column::Year])
-            .do_nothing()
+            .value(
+                counter::Column::Last,
+                sea_orm::sea_query::ExprTrait::add(
+                    Expr::col((counter::Entity, counter::Column::Last)),
+                    Expr::value(1),
+                ),
+            )
             .to_owned(),
     )
-    .exec_without_returning(&**tx)
+    .exec_with_returning(&**tx)
     .await?;
-    let _ = res;
-    counter::Entity::update_many()
-        .col_expr(
-            counter::Column::Last,
-            sea_orm::sea_query::ExprTrait::add(Expr::col(counter::Column::Last), Expr::value(1)),
-        )
-        .filter(counter::Column::CityCode.eq(&city.code))
-        .filter(counter::Column::Year.eq(year))
-        .exec(&**tx)
-        .await?;
-    let last = counter::Entity::find_by_id((city.code.clone(), year))
-        .one(&**tx)
-        .await?
-        .map(|c| c.last)
-        .unwrap_or(1);
-    Ok(domain::ticket_code(year, last))
+    Ok(domain::ticket_code(year, m.last))
 }
 
 /// A timeline line to add.

@@ -600,34 +600,48 @@ impl Notifier {
                 ));
             }
         }
-        let mut added = 0;
-        for (account_id, recipient, ch, address, subject, body, status, reason) in rows {
-            let who = account_id
-                .map(|i| i.to_string())
-                .or_else(|| address.clone())
-                .unwrap_or_else(|| recipient.clone());
-            let key = format!("{}:{}:{}", notice.key, channel_code(ch), who);
-            let res = outbox::Entity::insert(outbox::ActiveModel {
-                id: Set(kernel::ids::new_id()),
-                city_code: Set(city.code.clone()),
-                idempotency_key: Set(key),
-                channel: Set(channel_code(ch).into()),
-                account_id: Set(account_id),
-                recipient: Set(recipient),
-                address: Set(address),
-                subject: Set(subject),
-                body: Set(body),
-                link: Set(link.clone()),
-                status: Set(status.into()),
-                attempts: Set(0),
-                next_attempt_us: Set(now_us),
-                locked_until_us: Set(0),
-                last_error: Set(reason.map(str::to_string)),
-                source_type: Set(notice.source_type.to_string()),
-                source_id: Set(notice.source_id.clone()),
-                created_us: Set(now_us),
-                sent_us: Set(None),
-            })
+        // One statement for all rows (a repeated idempotency key is skipped, not an error).
+        let models: Vec<outbox::ActiveModel> = rows
+            .into_iter()
+            .map(
+                |(account_id, recipient, ch, address, subject, body, status, reason)| {
+                    let who = account_id
+                        .map(|i| i.to_string())
+                        .or_else(|| address.clone())
+                        .unwrap_or_else(|| recipient.clone());
+                    outbox::ActiveModel {
+                        id: Set(kernel::ids::new_id()),
+                        city_code: Set(city.code.clone()),
+                        idempotency_key: Set(format!(
+                            "{}:{}:{}",
+                            notice.key,
+                            channel_code(ch),
+                            who
+                        )),
+                        channel: Set(channel_code(ch).into()),
+                        account_id: Set(account_id),
+                        recipient: Set(recipient),
+                        address: Set(address),
+                        subject: Set(subject),
+                        body: Set(body),
+                        link: Set(link.clone()),
+                        status: Set(status.into()),
+                        attempts: Set(0),
+                        next_attempt_us: Set(now_us),
+                        locked_until_us: Set(0),
+                        last_error: Set(reason.map(str::to_string)),
+                        source_type: Set(notice.source_type.to_string()),
+                        source_id: Set(notice.source_id.clone()),
+                        created_us: Set(now_us),
+                        sent_us: Set(None),
+                    }
+                },
+            )
+            .collect();
+        if models.is_empty() {
+            return Ok(0);
+        }
+        let added = outbox::Entity::insert_many(models)
             .on_conflict(
                 OnConflict::column(outbox::Column::IdempotencyKey)
                     .do_nothing()
@@ -635,8 +649,7 @@ impl Notifier {
             )
             .exec_without_returning(&**tx)
             .await?;
-            added += usize::try_from(res).unwrap_or(0);
-        }
+        let added = usize::try_from(added).unwrap_or(0);
         Ok(added)
     }
 }

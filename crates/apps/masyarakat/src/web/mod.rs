@@ -31,6 +31,14 @@ fn state_label(ctx: &Ctx, s: St) -> String {
     ctx.t(&format!("mas-state-{}", s.code()))
 }
 
+/// A timeline line's headline: the state it led to, else what happened.
+fn event_label(ctx: &Ctx, e: &store::TimelineEntry) -> String {
+    match e.to_state.as_deref().and_then(St::parse) {
+        Some(s) if e.kind != "confirm" => state_label(ctx, s),
+        _ => ctx.t(&format!("mas-event-{}", e.kind)),
+    }
+}
+
 /// A report as a row in lists.
 pub struct Row {
     pub r: Report,
@@ -356,10 +364,7 @@ async fn track_page(st: &AppState, ctx: Ctx, code: &str, form: Form) -> AppResul
         .await?
         .into_iter()
         .map(|e| {
-            let what = match e.to_state.as_deref().and_then(St::parse) {
-                Some(s) if e.kind != "confirm" => state_label(&ctx, s),
-                _ => ctx.t(&format!("mas-event-{}", e.kind)),
-            };
+            let what = event_label(&ctx, &e);
             (format::datetime_short(e.at, tz, ctx.lang), what, e.note)
         })
         .collect();
@@ -762,10 +767,7 @@ async fn staff_page(
         .await?
         .into_iter()
         .map(|e| {
-            let what = match e.to_state.as_deref().and_then(St::parse) {
-                Some(s) if e.kind != "confirm" => state_label(&ctx, s),
-                _ => ctx.t(&format!("mas-event-{}", e.kind)),
-            };
+            let what = event_label(&ctx, &e);
             (
                 format::datetime_short(e.at, tz, ctx.lang),
                 what,
