@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod files;
 pub mod i18n;
+pub mod memo;
 pub mod notify;
 pub mod places;
 pub mod schema;

@@ -2,9 +2,8 @@
 //! kept per city in memory after the first use. Every app that takes a location (complaints,
 //! musrenbang proposals, the command center's map) asks `locate`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
@@ -16,6 +15,7 @@ use crate::clock::to_us;
 use crate::db::Db;
 use crate::entity::region_shape;
 use crate::error::{AppError, AppResult};
+use crate::memo::Memo;
 use kernel::geo::{self, Found, LatLon, Shape};
 
 /// One refused feature of an import: its position (1-based) and a stable key.
@@ -178,46 +178,33 @@ pub async fn import(db: &Db, city: &City, actor: &Actor, text: &str) -> Result<u
 
 type Shapes = Arc<Vec<(String, Shape)>>;
 
-/// Per database and city: the shapes and when they were read (re-read after a minute, so an import on another
-/// instance is seen soon; an import here is seen at once).
-static CACHE: LazyLock<Mutex<HashMap<String, (Instant, Shapes)>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-const FRESH_FOR: Duration = Duration::from_secs(60);
-
-fn key(db: &Db, city: &City) -> String {
-    format!("{}|{}", db.id(), city.code)
-}
+/// Per database and city: the shapes, re-read after a minute (an import on another instance is
+/// seen soon; an import here at once).
+static CACHE: LazyLock<Memo<Vec<(String, Shape)>>> =
+    LazyLock::new(|| Memo::new(Duration::from_secs(60)));
 
 fn forget(db: &Db, city: &City) {
-    if let Ok(mut c) = CACHE.lock() {
-        c.remove(&key(db, city));
-    }
+    CACHE.forget(&crate::memo::key(db, city));
 }
 
 /// The city's shapes (from memory when fresh).
 pub async fn shapes(db: &Db, city: &City) -> AppResult<Shapes> {
-    if let Ok(c) = CACHE.lock()
-        && let Some((at, s)) = c.get(&key(db, city))
-        && at.elapsed() < FRESH_FOR
-    {
-        return Ok(s.clone());
+    let key = crate::memo::key(db, city);
+    if let Some(s) = CACHE.get(&key) {
+        return Ok(s);
     }
     let rows = region_shape::Entity::find()
         .filter(region_shape::Column::CityCode.eq(&city.code))
         .all(db.conn())
         .await?;
-    let parsed: Shapes = Arc::new(
-        rows.into_iter()
-            .filter_map(|m| {
-                let v: Value = serde_json::from_str(&m.geometry).ok()?;
-                Some((m.code, geo::parse_geometry(&v).ok()?))
-            })
-            .collect(),
-    );
-    if let Ok(mut c) = CACHE.lock() {
-        c.insert(key(db, city), (Instant::now(), parsed.clone()));
-    }
-    Ok(parsed)
+    let parsed: Vec<(String, Shape)> = rows
+        .into_iter()
+        .filter_map(|m| {
+            let v: Value = serde_json::from_str(&m.geometry).ok()?;
+            Some((m.code, geo::parse_geometry(&v).ok()?))
+        })
+        .collect();
+    Ok(CACHE.put(key, parsed))
 }
 
 /// How far a labelled point may be and still name the kelurahan (metres).

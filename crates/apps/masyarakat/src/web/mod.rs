@@ -1519,8 +1519,20 @@ pub async fn public_statistics(
     ctx: Ctx,
 ) -> AppResult<impl IntoResponse> {
     use platform::web::chart::{Group, Series, columns, hbars};
-    let now = st.notifier.now();
-    let s = crate::evaluation::public_stats(&st.db, &ctx.city, now).await?;
+    // Counted in the database over twelve months: kept for five minutes, as anyone may ask.
+    static STATS: std::sync::LazyLock<platform::memo::Memo<crate::evaluation::PublicStats>> =
+        std::sync::LazyLock::new(|| platform::memo::Memo::new(std::time::Duration::from_secs(300)));
+    let key = platform::memo::key(&st.db, &ctx.city);
+    let s = match STATS.get(&key) {
+        Some(s) => s,
+        None => {
+            let now = st.notifier.now();
+            STATS.put(
+                key,
+                crate::evaluation::public_stats(&st.db, &ctx.city, now).await?,
+            )
+        }
+    };
     let cats = store::categories(st.db.conn(), &ctx.city, false).await?;
     let pct = |a: u64, b: u64| {
         (a * 100 + b / 2)
