@@ -2266,8 +2266,13 @@ pub async fn delete_reply(db: &Db, city: &City, actor: &Actor, id: Uuid) -> AppR
     Ok(())
 }
 
-/// A reply template filled in for one report.
+/// A reply template filled in for one report (`{opd}` reads "OPD terkait" before disposition).
 pub fn fill_reply(body: &str, code: &str, category: &str, agency: &str) -> String {
+    let agency = if agency.trim().is_empty() {
+        "OPD terkait"
+    } else {
+        agency
+    };
     kernel::message::render(
         body,
         &[("kode", code), ("kategori", category), ("opd", agency)],

@@ -1478,6 +1478,10 @@ db_test!(
             "Laporan ADU-2026-000007 (Lampu jalan mati) dijadwalkan oleh Dinas PUPR."
         );
         assert_eq!(
+            store::fill_reply(&r.body, "ADU-2026-000007", "Lampu jalan mati", ""),
+            "Laporan ADU-2026-000007 (Lampu jalan mati) dijadwalkan oleh OPD terkait."
+        );
+        assert_eq!(
             store::replies(t.db.conn(), &w.city).await.unwrap(),
             vec![r.clone()]
         );

@@ -322,6 +322,15 @@ struct TrackPage {
     map: Option<MapView>,
 }
 
+/// A small map of one report's place, when it has one.
+fn place_map(st: &AppState, ctx: &Ctx, r: &Report) -> Option<MapView> {
+    point_of(ctx, r, false, r.code.clone()).map(|p| {
+        MapView::new(&st.settings, (p.lat, p.lon), 16)
+            .with_points(&[p])
+            .small()
+    })
+}
+
 /// A report as a point on a map (tone: closed, overdue or open).
 fn point_of(ctx: &Ctx, r: &Report, late: bool, label: String) -> Option<MapPoint> {
     Some(MapPoint {
@@ -368,11 +377,7 @@ async fn track_page(st: &AppState, ctx: Ctx, code: &str, form: Form) -> AppResul
             (format::datetime_short(e.at, tz, ctx.lang), what, e.note)
         })
         .collect();
-    let map = point_of(&ctx, &r, false, r.code.clone()).map(|p| {
-        MapView::new(&st.settings, (p.lat, p.lon), 16)
-            .with_points(&[p])
-            .small()
-    });
+    let map = place_map(st, &ctx, &r);
     let is_reporter = viewer == Viewer::Reporter;
     let can_support =
         ctx.user.is_some() && !is_reporter && !r.state.is_closed() && viewer != Viewer::Agency;
@@ -718,6 +723,7 @@ struct StaffPage {
     answers: Vec<(String, String)>,
     /// Reply templates: (id, title, text filled in for this report).
     replies: Vec<(String, String, String)>,
+    map: Option<MapView>,
     form: Form,
 }
 
@@ -903,7 +909,9 @@ async fn staff_page(
             (x.id.to_string(), x.title, text)
         })
         .collect();
+    let map = place_map(st, &ctx, &r);
     Ok(StaffPage {
+        map,
         replies,
         officers,
         assignee,
