@@ -656,3 +656,6 @@ mas-kelurahan-estimated = estimated from the GPS point
 mas-eval-pdf = Download PDF
 mas-eval-pdf-made = made
 mas-eval-pdf-page = Page
+mas-kelurahan-set = Set the kelurahan
+mas-kelurahan-fix = Correct the kelurahan
+mas-event-kelurahan = Kelurahan set by staff

@@ -656,3 +656,6 @@ mas-kelurahan-estimated = perkiraan dari titik GPS
 mas-eval-pdf = Unduh PDF
 mas-eval-pdf-made = dibuat
 mas-eval-pdf-page = Halaman
+mas-kelurahan-set = Tetapkan kelurahan
+mas-kelurahan-fix = Perbaiki kelurahan
+mas-event-kelurahan = Kelurahan ditetapkan petugas

@@ -667,7 +667,7 @@ async fn check(
 }
 
 /// The kelurahan of a GPS point: inside an imported boundary, else the nearest imported point or
-/// report whose kelurahan a person named (within 400 m), marked as an estimate.
+/// report whose kelurahan a person (reporter or staff) named, within 400 m, marked as an estimate.
 pub async fn derive_kelurahan(
     db: &Db,
     city: &City,
@@ -678,7 +678,7 @@ pub async fn derive_kelurahan(
     let dlon = d / (111_000.0 * lat.to_radians().cos().abs().max(0.01));
     let labelled: Vec<(String, (f64, f64))> = report::Entity::find()
         .filter(report::Column::CityCode.eq(&city.code))
-        .filter(report::Column::KelurahanSource.eq("reporter"))
+        .filter(report::Column::KelurahanSource.is_in(["reporter", "staff"]))
         .filter(report::Column::Lat.between(lat - dlat, lat + dlat))
         .filter(report::Column::Lon.between(lon - dlon, lon + dlon))
         .select_only()
@@ -1938,6 +1938,75 @@ pub async fn add_internal_note(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Staff set or correct a report's kelurahan (an estimate, or none). Kept as named by staff, so
+/// it teaches the place around it like a reporter's choice; an internal timeline line and the
+/// audit record the change.
+pub async fn set_kelurahan(
+    db: &Db,
+    notifier: &Notifier,
+    city: &City,
+    who: &Account,
+    code: &str,
+    kelurahan: &str,
+) -> AppResult<Report> {
+    let k = kelurahan.trim();
+    let Some(village) = city.villages().into_iter().find(|v| v.code == k) else {
+        return Err(AppError::invalid("kelurahan", "region_not_in_city"));
+    };
+    let r = get_by_code(db.conn(), city, code)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    match actor_for(&r, who) {
+        Some(domain::Actor::Verifier | domain::Actor::Agency) => {}
+        _ => return Err(AppError::Forbidden),
+    }
+    let now_us = to_us(notifier.now());
+    let mut tx = db.tx().await?;
+    report::Entity::update_many()
+        .col_expr(report::Column::KelurahanCode, Expr::value(k.to_string()))
+        .col_expr(report::Column::KelurahanSource, Expr::value("staff"))
+        .col_expr(report::Column::UpdatedUs, Expr::value(now_us))
+        .filter(report::Column::CityCode.eq(&city.code))
+        .filter(report::Column::Id.eq(r.id))
+        .exec(&*tx)
+        .await?;
+    let note = format!("Kel. {}", village.name);
+    add_event(
+        &tx,
+        city,
+        r.id,
+        now_us,
+        &who.actor(),
+        Ev {
+            kind: "kelurahan",
+            from: None,
+            to: None,
+            note: &note,
+            internal: true,
+        },
+    )
+    .await?;
+    tx.audit(
+        &city.code,
+        &who.actor(),
+        Change {
+            action: "masyarakat.kelurahan",
+            subject_type: SUBJECT,
+            subject_id: r.code.clone(),
+            before: Some(serde_json::json!({
+                "kelurahan": r.kelurahan_code,
+                "source": r.kelurahan_source,
+            })),
+            after: Some(serde_json::json!({ "kelurahan": k, "source": "staff" })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get_by_code(db.conn(), city, &r.code)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// The staff inbox's filters.

@@ -1683,5 +1683,64 @@ db_test!(
             ),
             (Some("12.75.02.1007"), "boundary")
         );
+        // Staff correct an estimate; the reporter and an unknown code are refused.
+        assert!(matches!(
+            store::set_kelurahan(
+                &t.db,
+                &w.n,
+                &w.city,
+                &w.citizen,
+                &near.code,
+                "12.75.02.1005"
+            )
+            .await,
+            Err(platform::AppError::Forbidden)
+        ));
+        let e = store::set_kelurahan(
+            &t.db,
+            &w.n,
+            &w.city,
+            &w.verifier,
+            &near.code,
+            "31.71.01.1001",
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            keys(e),
+            vec![("kelurahan".to_string(), "region_not_in_city")]
+        );
+        let fixed = store::set_kelurahan(
+            &t.db,
+            &w.n,
+            &w.city,
+            &w.verifier,
+            &near.code,
+            "12.75.02.1005",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (
+                fixed.kelurahan_code.as_deref(),
+                fixed.kelurahan_source.as_str()
+            ),
+            (Some("12.75.02.1005"), "staff")
+        );
+        let internal = store::timeline(&t.db, &w.city, fixed.id, true)
+            .await
+            .unwrap();
+        assert!(
+            internal
+                .iter()
+                .any(|e| e.kind == "kelurahan" && e.note == "Kel. Tangsi")
+        );
+        let public = store::timeline(&t.db, &w.city, fixed.id, false)
+            .await
+            .unwrap();
+        assert!(
+            public.iter().all(|e| e.kind != "kelurahan"),
+            "internal only"
+        );
     }
 );

@@ -724,6 +724,8 @@ struct StaffPage {
     /// Reply templates: (id, title, text filled in for this report).
     replies: Vec<(String, String, String)>,
     map: Option<MapView>,
+    /// The kelurahan list, for staff to set or correct it.
+    kelurahan: Vec<(String, String)>,
     form: Form,
 }
 
@@ -911,6 +913,7 @@ async fn staff_page(
         .collect();
     let map = place_map(st, &ctx, &r);
     Ok(StaffPage {
+        kelurahan: kelurahan_options(&ctx),
         map,
         replies,
         officers,
@@ -1094,6 +1097,17 @@ pub async fn staff_action(
             }
             Err(_) => Err(AppError::invalid("assignee", "assignee_invalid")),
         }
+    } else if input.action == "kelurahan" {
+        store::set_kelurahan(
+            &st.db,
+            &st.notifier,
+            &s.ctx.city,
+            &s.user,
+            &code,
+            &one(&fields, "kelurahan"),
+        )
+        .await
+        .map(|_| ())
     } else if input.action == "note" {
         store::add_internal_note(
             &st.db,
