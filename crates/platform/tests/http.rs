@@ -920,3 +920,74 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    kelurahan_boundaries_are_uploaded_and_a_bad_file_is_refused_by_feature,
+    async |t: &TestDb| {
+        let c = city(&t.db, "12.75").await;
+        staff(&t.db, &c, "admin", "admin", None).await;
+        let app = TestApp::spawn(t, Some("12.75")).await;
+        let b = app.browser();
+        b.login("", "admin", "rahasia-123").await;
+        let page = body(b.get("/admin/batas-wilayah").await).await;
+        assert!(page.contains("Batas kelurahan") && page.contains("dari 37 kelurahan"));
+        let square = r#"[[[98.47,3.59],[98.48,3.59],[98.48,3.60],[98.47,3.60],[98.47,3.59]]]"#;
+        let bad = format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"kode":"31.71.01.1001"}},"geometry":{{"type":"Polygon","coordinates":{square}}}}}]}}"#
+        );
+        let r = b
+            .post_multipart(
+                "/admin/batas-wilayah",
+                &[],
+                &[("geojson", "batas.geojson", bad.into_bytes())],
+            )
+            .await;
+        assert_eq!(r.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r).await;
+        assert!(
+            page.contains("Fitur ke-1: Kode 31.71.01.1001 bukan kelurahan kota ini."),
+            "{page}"
+        );
+        let r = b
+            .post_multipart(
+                "/admin/batas-wilayah",
+                &[],
+                &[("geojson", "batas.geojson", b"bukan json".to_vec())],
+            )
+            .await;
+        assert!(
+            body(r)
+                .await
+                .contains("Berkas bukan GeoJSON FeatureCollection")
+        );
+        let good = format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"KODE_KEL":"1275021006"}},"geometry":{{"type":"Polygon","coordinates":{square}}}}}]}}"#
+        );
+        let r = b
+            .post_multipart(
+                "/admin/batas-wilayah",
+                &[],
+                &[("geojson", "batas.geojson", good.into_bytes())],
+            )
+            .await;
+        assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+        assert!(location(&r).contains("pesan=1"), "{}", location(&r));
+        let page = body(b.get("/admin/batas-wilayah").await).await;
+        assert!(
+            page.contains("<strong>1</strong>"),
+            "one kelurahan with a boundary"
+        );
+        assert!(
+            !page.contains("Binjai <span class=\"mono\">(12.75.02.1006)"),
+            "no longer missing"
+        );
+        // Not for other staff.
+        staff(&t.db, &c, "operator", "operator", None).await;
+        let op = app.browser();
+        op.login("", "operator", "rahasia-123").await;
+        assert_eq!(
+            op.get("/admin/batas-wilayah").await.status(),
+            reqwest::StatusCode::FORBIDDEN
+        );
+    }
+);
