@@ -242,6 +242,25 @@ async fn jurisdiction(
     }
 }
 
+/// A GET resource's name and format (`requests.xml`), and the city it asks for; else the
+/// error document to answer with.
+async fn resource<'a>(
+    st: &AppState,
+    ctx: &Ctx,
+    file: &'a str,
+    params: &BTreeMap<String, String>,
+) -> Result<(&'a str, Fmt, City), Response> {
+    let Some((name, fmt)) = split_fmt(file) else {
+        return Err(error(
+            Fmt::Json,
+            StatusCode::NOT_FOUND,
+            "unknown resource; add .xml or .json",
+        ));
+    };
+    let city = jurisdiction(st, ctx, q(params, "jurisdiction_id"), fmt).await?;
+    Ok((name, fmt, city))
+}
+
 fn q<'a>(params: &'a BTreeMap<String, String>, k: &str) -> Option<&'a str> {
     params
         .get(k)
@@ -256,15 +275,8 @@ pub async fn get_doc(
     Path(doc): Path<String>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let Some((name, fmt)) = split_fmt(&doc) else {
-        return error(
-            Fmt::Json,
-            StatusCode::NOT_FOUND,
-            "unknown resource; add .xml or .json",
-        );
-    };
-    let city = match jurisdiction(&st, &ctx, q(&params, "jurisdiction_id"), fmt).await {
-        Ok(c) => c,
+    let (name, fmt, city) = match resource(&st, &ctx, &doc, &params).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let res = match name {
@@ -349,15 +361,8 @@ pub async fn get_service(
     Path(file): Path<String>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let Some((code, fmt)) = split_fmt(&file) else {
-        return error(
-            Fmt::Json,
-            StatusCode::NOT_FOUND,
-            "unknown resource; add .xml or .json",
-        );
-    };
-    let city = match jurisdiction(&st, &ctx, q(&params, "jurisdiction_id"), fmt).await {
-        Ok(c) => c,
+    let (code, fmt, city) = match resource(&st, &ctx, &file, &params).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let c = match store::category_by_code(st.db.conn(), &city, code).await {
@@ -719,15 +724,8 @@ pub async fn get_request(
     Path(file): Path<String>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let Some((id, fmt)) = split_fmt(&file) else {
-        return error(
-            Fmt::Json,
-            StatusCode::NOT_FOUND,
-            "unknown resource; add .xml or .json",
-        );
-    };
-    let city = match jurisdiction(&st, &ctx, q(&params, "jurisdiction_id"), fmt).await {
-        Ok(c) => c,
+    let (id, fmt, city) = match resource(&st, &ctx, &file, &params).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let found = report::Entity::find()
@@ -761,16 +759,10 @@ pub async fn get_token(
     Path(file): Path<String>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let Some((_, fmt)) = split_fmt(&file) else {
-        return error(
-            Fmt::Json,
-            StatusCode::NOT_FOUND,
-            "unknown resource; add .xml or .json",
-        );
+    let fmt = match resource(&st, &ctx, &file, &params).await {
+        Ok((_, fmt, _)) => fmt,
+        Err(r) => return r,
     };
-    if let Err(r) = jurisdiction(&st, &ctx, q(&params, "jurisdiction_id"), fmt).await {
-        return r;
-    }
     error(
         fmt,
         StatusCode::NOT_FOUND,

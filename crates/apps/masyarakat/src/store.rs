@@ -748,6 +748,33 @@ async fn next_code(tx: &Tx, city: &City, year: i32) -> AppResult<String> {
     Ok(domain::ticket_code(year, m.last))
 }
 
+/// Records a supporter of a report once (1 when new, 0 when they already were one).
+async fn add_supporter(
+    tx: &Tx,
+    city: &City,
+    report_id: Uuid,
+    account: Uuid,
+    now_us: i64,
+) -> AppResult<u64> {
+    Ok(support::Entity::insert(support::ActiveModel {
+        city_code: Set(city.code.clone()),
+        report_id: Set(report_id),
+        account_id: Set(account),
+        created_us: Set(now_us),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            support::Column::CityCode,
+            support::Column::ReportId,
+            support::Column::AccountId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(&**tx)
+    .await?)
+}
+
 /// A timeline line to add.
 struct Ev<'a> {
     kind: &'a str,
@@ -1554,23 +1581,7 @@ pub async fn act(
         followers.push(r.reporter_id);
         let mut added = 0;
         for f in followers.into_iter().filter(|f| *f != master.reporter_id) {
-            added += support::Entity::insert(support::ActiveModel {
-                city_code: Set(city.code.clone()),
-                report_id: Set(master.id),
-                account_id: Set(f),
-                created_us: Set(now_us),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    support::Column::CityCode,
-                    support::Column::ReportId,
-                    support::Column::AccountId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&*tx)
-            .await?;
+            added += add_supporter(&tx, city, master.id, f, now_us).await?;
         }
         report::Entity::update_many()
             .col_expr(
@@ -1770,23 +1781,7 @@ pub async fn support(
     if state.is_closed() || !Privacy::parse(&m.privacy).is_some_and(Privacy::is_listed_publicly) {
         return Err(AppError::invalid("support", "support_not_open"));
     }
-    let added = support::Entity::insert(support::ActiveModel {
-        city_code: Set(city.code.clone()),
-        report_id: Set(m.id),
-        account_id: Set(who.id),
-        created_us: Set(now_us),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            support::Column::CityCode,
-            support::Column::ReportId,
-            support::Column::AccountId,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .exec_without_returning(&*tx)
-    .await?;
+    let added = add_supporter(&tx, city, m.id, who.id, now_us).await?;
     if added == 1 {
         report::Entity::update_many()
             .col_expr(
