@@ -163,6 +163,18 @@ pub fn migrations() -> Vec<Migration> {
                 }]
             },
         },
+        Migration {
+            // Open311's service_code filter reads the newest of one category in index order.
+            id: "masyarakat.0004_category_created",
+            steps: |_| {
+                vec![index(
+                    "mas_reports_category_created",
+                    "mas_reports",
+                    &["city_code", "category_id", "created_us"],
+                    false,
+                )]
+            },
+        },
     ]
 }
 

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -26,6 +26,7 @@ use kernel::Lang;
 use platform::audit::{Actor, Change};
 use platform::city::City;
 use platform::clock::{from_us, to_us};
+use platform::db::JsonCol;
 use platform::error::{AppError, AppResult};
 use platform::web::AppState;
 use platform::web::context::Ctx;
@@ -421,10 +422,10 @@ pub async fn get_service(
     respond(fmt, StatusCode::OK, "service_definition", v)
 }
 
-/// The columns a request shows (a listing reads these only, not the whole report).
-#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+/// The columns a request shows (a listing reads these only, not the whole report), with the
+/// running deadline and the first photo looked up by the database in the same query.
+#[derive(Debug, Clone, serde::Deserialize)]
 struct Listed {
-    id: Uuid,
     code: String,
     category_id: Uuid,
     description: String,
@@ -438,10 +439,30 @@ struct Listed {
     media_url: String,
     created_us: i64,
     updated_us: i64,
+    due_us: Option<i64>,
+    photo_id: Option<Uuid>,
 }
 
-const LISTED: [report::Column; 14] = [
-    report::Column::Id,
+/// `Listed`'s fields in order, as the page query returns them.
+const LISTED_JSON: [JsonCol<'static>; 15] = [
+    JsonCol::Plain("code"),
+    JsonCol::Uuid("category_id"),
+    JsonCol::Plain("description"),
+    JsonCol::Plain("lat"),
+    JsonCol::Plain("lon"),
+    JsonCol::Plain("kelurahan_code"),
+    JsonCol::Plain("address"),
+    JsonCol::Plain("state"),
+    JsonCol::Uuid("agency_id"),
+    JsonCol::Plain("status_note"),
+    JsonCol::Plain("media_url"),
+    JsonCol::Plain("created_us"),
+    JsonCol::Plain("updated_us"),
+    JsonCol::Plain("due_us"),
+    JsonCol::Uuid("photo_id"),
+];
+
+const LISTED: [report::Column; 13] = [
     report::Column::Code,
     report::Column::CategoryId,
     report::Column::Description,
@@ -457,14 +478,65 @@ const LISTED: [report::Column; 14] = [
     report::Column::UpdatedUs,
 ];
 
+/// Reads the requests `qy` selects, newest first, at most `limit`, in one query: the columns of
+/// [`LISTED`], the running deadline's due instant and the first photo (by kind, then order).
+async fn listed(
+    st: &AppState,
+    qy: sea_orm::Select<report::Entity>,
+    limit: u64,
+) -> AppResult<Vec<Listed>> {
+    use platform::entity::sla_clock;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let due = Query::select()
+        .column((sla_clock::Entity, sla_clock::Column::DueUs))
+        .from(sla_clock::Entity)
+        .and_where(
+            Expr::col((sla_clock::Entity, sla_clock::Column::CityCode))
+                .equals((report::Entity, report::Column::CityCode)),
+        )
+        .and_where(
+            Expr::col((sla_clock::Entity, sla_clock::Column::SubjectType)).eq(store::SUBJECT),
+        )
+        .and_where(
+            Expr::col((sla_clock::Entity, sla_clock::Column::SubjectId))
+                .equals((report::Entity, report::Column::Code)),
+        )
+        .and_where(Expr::col((sla_clock::Entity, sla_clock::Column::StoppedUs)).is_null())
+        .limit(1)
+        .to_owned();
+    let first_photo = Query::select()
+        .column((photo::Entity, photo::Column::FileId))
+        .from(photo::Entity)
+        .and_where(
+            Expr::col((photo::Entity, photo::Column::CityCode))
+                .equals((report::Entity, report::Column::CityCode)),
+        )
+        .and_where(
+            Expr::col((photo::Entity, photo::Column::ReportId))
+                .equals((report::Entity, report::Column::Id)),
+        )
+        .order_by((photo::Entity, photo::Column::Kind), sea_orm::Order::Asc)
+        .order_by((photo::Entity, photo::Column::Sort), sea_orm::Order::Asc)
+        .limit(1)
+        .to_owned();
+    let select = qy
+        .select_only()
+        .columns(LISTED)
+        .expr_as(Expr::SubQuery(None, Box::new(due.into())), "due_us")
+        .expr_as(
+            Expr::SubQuery(None, Box::new(first_photo.into())),
+            "photo_id",
+        )
+        .order_by_desc(report::Column::CreatedUs)
+        .limit(limit)
+        .into_query();
+    Ok(platform::db::json_page(st.db.conn(), &select, &LISTED_JSON, "created_us DESC").await?)
+}
+
 /// What the listing looks up once per page instead of once per row.
 struct Lookups {
     cats: Vec<Category>,
     agencies: std::collections::HashMap<Uuid, String>,
-    /// Running deadline's due instant, by report code.
-    due: std::collections::HashMap<String, i64>,
-    /// First photo (before, else after), by report id.
-    photo: std::collections::HashMap<Uuid, Uuid>,
     villages: std::collections::HashMap<String, String>,
     /// `status_notes` of a report without a public update: its state's name, by state code.
     state_notes: std::collections::HashMap<String, String>,
@@ -472,42 +544,7 @@ struct Lookups {
     base: String,
 }
 
-async fn lookups(st: &AppState, ctx: &Ctx, city: &City, rows: &[Listed]) -> AppResult<Lookups> {
-    use platform::entity::sla_clock;
-    let cats = store::categories(st.db.conn(), city, false).await?;
-    let agencies = platform::agencies::list(&st.db, city, &Default::default())
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.name))
-        .collect();
-    let mut due = std::collections::HashMap::new();
-    let mut photo_of = std::collections::HashMap::new();
-    for chunk in rows.chunks(500) {
-        let codes: Vec<String> = chunk.iter().map(|m| m.code.clone()).collect();
-        for c in sla_clock::Entity::find()
-            .filter(sla_clock::Column::CityCode.eq(&city.code))
-            .filter(sla_clock::Column::SubjectType.eq(store::SUBJECT))
-            .filter(sla_clock::Column::SubjectId.is_in(codes))
-            .filter(sla_clock::Column::StoppedUs.is_null())
-            .all(st.db.conn())
-            .await?
-        {
-            if let Some(d) = c.due_us {
-                due.insert(c.subject_id, d);
-            }
-        }
-        let ids: Vec<Uuid> = chunk.iter().map(|m| m.id).collect();
-        for p in photo::Entity::find()
-            .filter(photo::Column::CityCode.eq(&city.code))
-            .filter(photo::Column::ReportId.is_in(ids))
-            .order_by_asc(photo::Column::Kind)
-            .order_by_asc(photo::Column::Sort)
-            .all(st.db.conn())
-            .await?
-        {
-            photo_of.entry(p.report_id).or_insert(p.file_id);
-        }
-    }
+async fn lookups(st: &AppState, ctx: &Ctx, city: &City) -> AppResult<Lookups> {
     Ok(Lookups {
         state_notes: St::ALL
             .iter()
@@ -519,10 +556,12 @@ async fn lookups(st: &AppState, ctx: &Ctx, city: &City, rows: &[Listed]) -> AppR
             })
             .collect(),
         base: format!("{}{}", st.notifier.base_url(city), ctx.base),
-        cats,
-        agencies,
-        due,
-        photo: photo_of,
+        cats: store::categories(st.db.conn(), city, false).await?,
+        agencies: platform::agencies::list(&st.db, city, &Default::default())
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.name))
+            .collect(),
         villages: city
             .villages()
             .into_iter()
@@ -532,19 +571,19 @@ async fn lookups(st: &AppState, ctx: &Ctx, city: &City, rows: &[Listed]) -> AppR
 }
 
 /// The public view of a report (no reporter identity or contact, ever).
-fn request_v(ctx: &Ctx, city: &City, m: &Listed, l: &Lookups) -> V {
+fn request_v(ctx: &Ctx, city: &City, m: Listed, l: &Lookups) -> V {
     let state = St::parse(&m.state).unwrap_or(St::Diterima);
     let cat = l.cats.iter().find(|c| c.id == m.category_id);
     let agency = m.agency_id.and_then(|a| l.agencies.get(&a).cloned());
-    let expected = l.due.get(&m.code).map(|d| from_us(*d));
-    let media = match l.photo.get(&m.id) {
+    let expected = m.due_us.map(from_us);
+    let media = match m.photo_id {
         Some(p) => Some(format!("{}/pengaduan/{}/foto/{p}", l.base, m.code)),
-        None => Some(m.media_url.clone()).filter(|u| !u.is_empty()),
+        None => Some(m.media_url).filter(|u| !u.is_empty()),
     };
     let notes = if m.status_note.is_empty() {
         l.state_notes.get(&m.state).cloned().unwrap_or_default()
     } else {
-        m.status_note.clone()
+        m.status_note
     };
     let kel = m
         .kelurahan_code
@@ -552,7 +591,7 @@ fn request_v(ctx: &Ctx, city: &City, m: &Listed, l: &Lookups) -> V {
         .and_then(|k| l.villages.get(k))
         .map(|v| format!("Kel. {v}"));
     let address = [
-        Some(m.address.clone()).filter(|a| !a.is_empty()),
+        Some(m.address).filter(|a| !a.is_empty()),
         kel,
         Some(city.name.clone()),
     ]
@@ -561,7 +600,7 @@ fn request_v(ctx: &Ctx, city: &City, m: &Listed, l: &Lookups) -> V {
     .collect::<Vec<_>>()
     .join(", ");
     V::O(vec![
-        ("service_request_id", s(m.code.clone())),
+        ("service_request_id", s(m.code)),
         ("status", s(state.open311())),
         ("status_notes", s(notes)),
         (
@@ -569,7 +608,7 @@ fn request_v(ctx: &Ctx, city: &City, m: &Listed, l: &Lookups) -> V {
             opt(cat.map(|c| c.name(ctx.lang).to_string())),
         ),
         ("service_code", opt(cat.map(|c| c.code.clone()))),
-        ("description", s(m.description.clone())),
+        ("description", s(m.description)),
         ("agency_responsible", opt(agency)),
         ("service_notice", V::Null),
         ("requested_datetime", s(w3c(from_us(m.created_us), city))),
@@ -699,16 +738,12 @@ async fn requests(
         }
     }
     // Newest first along the (city_code, created_us) index: no sort of the whole window.
-    let rows = qy
-        .select_only()
-        .columns(LISTED)
-        .order_by_desc(report::Column::CreatedUs)
-        .limit(1000)
-        .into_model::<Listed>()
-        .all(st.db.conn())
-        .await?;
-    let l = lookups(st, ctx, city, &rows).await?;
-    let list = rows.iter().map(|m| request_v(ctx, city, m, &l)).collect();
+    let rows = listed(st, qy, 1000).await?;
+    let l = lookups(st, ctx, city).await?;
+    let list = rows
+        .into_iter()
+        .map(|m| request_v(ctx, city, m, &l))
+        .collect();
     Ok(respond(
         fmt,
         StatusCode::OK,
@@ -728,27 +763,22 @@ pub async fn get_request(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let found = report::Entity::find()
+    let qy = report::Entity::find()
         .filter(report::Column::CityCode.eq(&city.code))
         .filter(report::Column::Code.eq(id.trim().to_uppercase()))
-        .filter(report::Column::Privacy.ne("confidential"))
-        .select_only()
-        .columns(LISTED)
-        .into_model::<Listed>()
-        .one(st.db.conn())
-        .await;
-    match found {
-        Ok(Some(m)) => match lookups(&st, &ctx, &city, std::slice::from_ref(&m)).await {
+        .filter(report::Column::Privacy.ne("confidential"));
+    match listed(&st, qy, 1).await.map(|mut v| v.pop()) {
+        Ok(Some(m)) => match lookups(&st, &ctx, &city).await {
             Ok(l) => respond(
                 fmt,
                 StatusCode::OK,
                 "service_requests",
-                V::L("request", vec![request_v(&ctx, &city, &m, &l)]),
+                V::L("request", vec![request_v(&ctx, &city, m, &l)]),
             ),
             Err(e) => internal(fmt, e),
         },
         Ok(None) => error(fmt, StatusCode::NOT_FOUND, "service_request_id not found"),
-        Err(e) => internal(fmt, e.into()),
+        Err(e) => internal(fmt, e),
     }
 }
 

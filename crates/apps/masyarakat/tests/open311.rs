@@ -168,7 +168,9 @@ db_test!(
 
         let mut ok = base.clone();
         ok.push(("api_key", key.as_str()));
-        let r = post(ok.clone()).await.unwrap();
+        let mut with_media = ok.clone();
+        with_media.push(("media_url", "https://contoh.id/lampu.jpg"));
+        let r = post(with_media).await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
         let created: serde_json::Value = r.json().await.unwrap();
         let id = created[0]["service_request_id"]
@@ -192,7 +194,60 @@ db_test!(
                 .contains("<service_requests><request><service_request_id>ADU-")
         );
 
-        // Read it back: default window, filters, one request; never the submitter.
+        let xml_id = {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+            masyarakat::entity::report::Entity::find()
+                .order_by_desc(masyarakat::entity::report::Column::CreatedUs)
+                .filter(masyarakat::entity::report::Column::Code.ne(id.as_str()))
+                .one(t.db.conn())
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        // The XML-posted one gets a photo and a disposition; the listing follows both.
+        let file = {
+            use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+            let c = city::get(&t.db, "12.75").await.unwrap().unwrap();
+            let file = uuid::Uuid::now_v7();
+            platform::entity::file::ActiveModel {
+                city_code: Set(c.code.clone()),
+                id: Set(file),
+                owner_id: Set(None),
+                content_type: Set("image/jpeg".into()),
+                bytes: Set(10),
+                width: Set(1),
+                height: Set(1),
+                path: Set("x.jpg".into()),
+                thumb_path: Set("x_t.jpg".into()),
+                sha256: Set(String::new()),
+                created_at: Set(chrono::Utc::now()),
+            }
+            .insert(t.db.conn())
+            .await
+            .unwrap();
+            masyarakat::entity::photo::ActiveModel {
+                city_code: Set(c.code.clone()),
+                report_id: Set(xml_id.id),
+                file_id: Set(file),
+                kind: Set("before".into()),
+                sort: Set(0),
+            }
+            .insert(t.db.conn())
+            .await
+            .unwrap();
+            let pupr = platform::agencies::list(&t.db, &c, &Default::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|a| a.short_name == "Dinas PUPR")
+                .unwrap();
+            let mut m = xml_id.clone().into_active_model();
+            m.agency_id = Set(Some(pupr.id));
+            m.update(t.db.conn()).await.unwrap();
+            file
+        };
+
+        // Read it back: default window, newest first, filters, one request; never the submitter.
         let list: serde_json::Value = get("/open311/v2/requests.json")
             .await
             .unwrap()
@@ -217,6 +272,19 @@ db_test!(
             one["expected_datetime"]
         );
         assert_eq!(one["lat"], 3.6001);
+        assert_eq!(one["media_url"], "https://contoh.id/lampu.jpg");
+        assert!(one["agency_responsible"].is_null(), "not yet dispositioned");
+        let newest = &list[0];
+        assert_eq!(newest["service_request_id"], xml_id.code.as_str());
+        assert_eq!(
+            newest["agency_responsible"],
+            "Dinas Pekerjaan Umum dan Penataan Ruang"
+        );
+        let media = newest["media_url"].as_str().unwrap();
+        assert!(
+            media.ends_with(&format!("/pengaduan/{}/foto/{file}", xml_id.code)),
+            "{media}"
+        );
         let body = get("/open311/v2/requests.json")
             .await
             .unwrap()

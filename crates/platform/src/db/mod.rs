@@ -157,7 +157,7 @@ impl Db {
                 opts.max_connections(4)
                     .min_connections(1)
                     .acquire_timeout(Duration::from_secs(10))
-                    .sqlx_logging(false)
+                    .sqlx_logging(std::env::var_os("BALAIKOTA_SQL_LOG").is_some())
                     .map_sqlx_sqlite_opts(move |o| {
                         o.create_if_missing(create)
                             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
@@ -180,7 +180,7 @@ impl Db {
                     .min_connections(1)
                     .connect_timeout(Duration::from_secs(5))
                     .acquire_timeout(Duration::from_secs(10))
-                    .sqlx_logging(false);
+                    .sqlx_logging(std::env::var_os("BALAIKOTA_SQL_LOG").is_some());
                 if let Some(schema) = schema {
                     opts.set_schema_search_path(schema.to_string());
                 }
@@ -257,6 +257,60 @@ impl Db {
 
     pub async fn close(self) {
         let _ = self.conn.close().await;
+    }
+}
+
+/// A column of a page fetched by [`json_page`]: how the database puts it into JSON.
+#[derive(Debug, Clone, Copy)]
+pub enum JsonCol<'a> {
+    /// Text, numbers and NULL go into JSON as they are.
+    Plain(&'a str),
+    /// A UUID: SQLite keeps it as a 16-byte blob, which JSON cannot hold, so it goes in as hex.
+    Uuid(&'a str),
+}
+
+/// Runs `select` and brings its rows back as one JSON text the database builds (an array of
+/// arrays, in `order`), deserialized into `T` (a struct reads an array field by field, in the
+/// order of `cols`). A 1,000-row page then crosses from the driver once instead of 1,000 times,
+/// value by value: on SQLite every row otherwise passes the driver's worker thread on its own.
+/// `cols` and `order` name columns of `select`'s result; `order` is e.g. `created_us DESC`.
+pub async fn json_page<T: serde::de::DeserializeOwned>(
+    conn: &impl ConnectionTrait,
+    select: &sea_orm::sea_query::SelectStatement,
+    cols: &[JsonCol<'_>],
+    order: &str,
+) -> Result<Vec<T>, DbErr> {
+    let backend = conn.get_database_backend();
+    let inner = backend.build(select);
+    let sqlite = backend == DbBackend::Sqlite;
+    let items = cols
+        .iter()
+        .map(|c| match (c, sqlite) {
+            (JsonCol::Plain(n), _) => format!("t.\"{n}\""),
+            (JsonCol::Uuid(n), true) => format!("nullif(lower(hex(t.\"{n}\")), '')"),
+            (JsonCol::Uuid(n), false) => format!("t.\"{n}\""),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (agg, arr, cast) = if sqlite {
+        ("json_group_array", "json_array", "")
+    } else {
+        ("json_agg", "json_build_array", "::text")
+    };
+    let sql = format!(
+        "SELECT {agg}({arr}({items}) ORDER BY t.{order}){cast} AS page FROM ({}) t",
+        inner.sql
+    );
+    let stmt =
+        Statement::from_sql_and_values(backend, sql, inner.values.map(|v| v.0).unwrap_or_default());
+    let text: Option<String> = match conn.query_one_raw(stmt).await? {
+        Some(row) => row.try_get("", "page")?,
+        None => None,
+    };
+    match text {
+        None => Ok(Vec::new()),
+        Some(t) => serde_json::from_str(&t)
+            .map_err(|e| DbErr::Custom(format!("a JSON page did not read back: {e}"))),
     }
 }
 
