@@ -212,8 +212,14 @@ pub async fn lookup_token(db: &Db, city: &City, secret: &str) -> AppResult<Optio
         .await?
         .filter(|a| a.active && city.admits_account_of(&a.city_code))
         .map(Account::from);
-    let mut am: api_token::ActiveModel = t.into();
-    am.last_used_at = Set(Some(Utc::now()));
-    am.update(db.conn()).await?;
+    // "Last used" to the minute: a token in steady use is not written on every call.
+    let now = Utc::now();
+    if t.last_used_at
+        .is_none_or(|at| now - at >= chrono::Duration::minutes(1))
+    {
+        let mut am: api_token::ActiveModel = t.into();
+        am.last_used_at = Set(Some(now));
+        am.update(db.conn()).await?;
+    }
     Ok(acc)
 }

@@ -554,6 +554,25 @@ db_test!(api_tokens_and_sessions, async |t: &TestDb| {
         .await
         .expect("lookup");
     assert_eq!(who.map(|a| a.id), Some(acc.id));
+    let used = |v: Vec<platform::sessions::ApiToken>| v[0].last_used_at;
+    let first = used(
+        platform::sessions::list_tokens(&t.db, &binjai, &acc)
+            .await
+            .expect("list"),
+    );
+    assert!(first.is_some(), "a use is recorded");
+    platform::sessions::lookup_token(&t.db, &binjai, &secret)
+        .await
+        .expect("lookup");
+    assert_eq!(
+        used(
+            platform::sessions::list_tokens(&t.db, &binjai, &acc)
+                .await
+                .expect("list")
+        ),
+        first,
+        "recorded to the minute, not on every call"
+    );
     assert!(
         platform::sessions::lookup_token(&t.db, &palu, &secret)
             .await

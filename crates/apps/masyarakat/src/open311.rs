@@ -535,7 +535,7 @@ async fn listed(
 
 /// What the listing looks up once per page instead of once per row.
 struct Lookups {
-    cats: Vec<Category>,
+    cats: std::sync::Arc<Vec<Category>>,
     agencies: std::collections::HashMap<Uuid, String>,
     villages: std::collections::HashMap<String, String>,
     /// `status_notes` of a report without a public update: its state's name, by state code.
@@ -556,7 +556,7 @@ async fn lookups(st: &AppState, ctx: &Ctx, city: &City) -> AppResult<Lookups> {
             })
             .collect(),
         base: format!("{}{}", st.notifier.base_url(city), ctx.base),
-        cats: store::categories(st.db.conn(), city, false).await?,
+        cats: store::categories_kept(&st.db, city).await?,
         agencies: platform::agencies::list(&st.db, city, &Default::default())
             .await?
             .into_iter()
@@ -648,7 +648,7 @@ async fn requests(
     fmt: Fmt,
 ) -> AppResult<Response> {
     let now = st.notifier.now();
-    let cats = store::categories(st.db.conn(), city, false).await?;
+    let cats = store::categories_kept(&st.db, city).await?;
     let mut qy = report::Entity::find()
         .filter(report::Column::CityCode.eq(&city.code))
         .filter(report::Column::Privacy.ne("confidential"));

@@ -3,6 +3,7 @@
 //! the audit entry commit together or not at all. Handlers get domain types, never entities.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -26,6 +27,7 @@ use platform::deadlines::{self, NewDeadline};
 use platform::entity::{account, agency};
 use platform::error::{AppError, AppResult};
 use platform::files::FileStore;
+use platform::memo::{self, Memo};
 use platform::notify::{Notice, Notifier, Person};
 
 /// The subject type of the room's deadlines and audit entries.
@@ -106,6 +108,37 @@ pub async fn categories<C: ConnectionTrait>(
         .collect())
 }
 
+/// What a submission reads of the city's setup, kept a minute per database and city: the
+/// categories and the city's box. A change made here forgets them at once; another instance's
+/// change is seen within the minute.
+static CATEGORIES: LazyLock<Memo<Vec<Category>>> = LazyLock::new(|| Memo::new(MINUTE));
+static SETTINGS: LazyLock<Memo<Settings>> = LazyLock::new(|| Memo::new(MINUTE));
+const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn forget_reference(db: &Db, city: &City) {
+    let key = memo::key(db, city);
+    CATEGORIES.forget(&key);
+    SETTINGS.forget(&key);
+}
+
+/// All the city's categories (switched-off ones too), from the minute's memo.
+pub async fn categories_kept(db: &Db, city: &City) -> AppResult<Arc<Vec<Category>>> {
+    let key = memo::key(db, city);
+    match CATEGORIES.get(&key) {
+        Some(v) => Ok(v),
+        None => Ok(CATEGORIES.put(key, categories(db.conn(), city, false).await?)),
+    }
+}
+
+/// The city's box and duplicate window, from the minute's memo.
+pub async fn settings_kept(db: &Db, city: &City) -> AppResult<Settings> {
+    let key = memo::key(db, city);
+    match SETTINGS.get(&key) {
+        Some(v) => Ok(*v),
+        None => Ok(*SETTINGS.put(key, settings(db.conn(), city).await?)),
+    }
+}
+
 pub async fn category_by_code<C: ConnectionTrait>(
     conn: &C,
     city: &City,
@@ -182,6 +215,7 @@ pub async fn create_category(
     )
     .await?;
     tx.commit().await?;
+    forget_reference(db, city);
     Ok(m.into())
 }
 
@@ -253,6 +287,7 @@ pub async fn update_category(
     )
     .await?;
     tx.commit().await?;
+    forget_reference(db, city);
     Ok(m.into())
 }
 
@@ -364,6 +399,7 @@ pub async fn save_settings(db: &Db, city: &City, actor: &Actor, s: Settings) -> 
     )
     .await?;
     tx.commit().await?;
+    forget_reference(db, city);
     Ok(())
 }
 
@@ -535,9 +571,11 @@ async fn check(
             None
         }
         code => {
-            let c = category_by_code(db.conn(), city, code)
+            let c = categories_kept(db, city)
                 .await?
-                .filter(|c| c.active);
+                .iter()
+                .find(|c| c.code == code && c.active)
+                .cloned();
             if c.is_none() {
                 errs.add("category", "category_unknown");
             }
@@ -557,7 +595,7 @@ async fn check(
     if privacy.is_none() {
         errs.add("privacy", "choose_one");
     }
-    let s = settings(db.conn(), city).await?;
+    let s = settings_kept(db, city).await?;
     let (lat, lon) = (input.lat.trim(), input.lon.trim());
     let (mut plat, mut plon) = (None, None);
     if !lat.is_empty() || !lon.is_empty() {
@@ -943,12 +981,12 @@ async fn file_new(
     now: DateTime<Utc>,
     actor: &Actor,
     f: Fresh,
-) -> AppResult<(Uuid, String)> {
+) -> AppResult<report::Model> {
     let requester = f.requester;
     let now_us = to_us(now);
     let code = next_code(tx, city, now.with_timezone(&city.tz).year()).await?;
     let id = kernel::ids::new_id();
-    report::ActiveModel {
+    let filed = report::ActiveModel {
         city_code: Set(city.code.clone()),
         id: Set(id),
         code: Set(code.clone()),
@@ -1014,7 +1052,7 @@ async fn file_new(
         requester,
     )
     .await?;
-    Ok((id, code))
+    Ok(filed)
 }
 
 /// Submits a complaint: ticket code, photos, timeline, the verification deadline and the
@@ -1031,7 +1069,7 @@ pub async fn submit(
     let now = notifier.now();
     let mut tx = db.tx().await?;
     let actor = reporter.actor();
-    let (id, code) = file_new(
+    let filed = file_new(
         &tx,
         city,
         now,
@@ -1054,6 +1092,7 @@ pub async fn submit(
         },
     )
     .await?;
+    let (id, code) = (filed.id, filed.code.clone());
     for (i, f) in c.photos.iter().enumerate() {
         photo::ActiveModel {
             city_code: Set(city.code.clone()),
@@ -1107,9 +1146,8 @@ pub async fn submit(
     )
     .await?;
     tx.commit().await?;
-    get_by_code(db.conn(), city, &code)
-        .await?
-        .ok_or(AppError::NotFound)
+    // What was just written, as read back (photos in their order): no second trip for it.
+    Ok(to_report(filed, c.photos))
 }
 
 /// A report from an Open311 client (no account: the client's key stands as reporter).
@@ -1146,7 +1184,7 @@ pub async fn submit_external(
         id: Some(e.client_id),
         label: format!("open311:{}", e.client_name),
     };
-    let (_, code) = file_new(
+    let code = file_new(
         &tx,
         city,
         now,
@@ -1168,7 +1206,8 @@ pub async fn submit_external(
             media_url: e.media_url,
         },
     )
-    .await?;
+    .await?
+    .code;
     tx.audit(
         &city.code,
         &actor,
@@ -1206,7 +1245,7 @@ pub async fn file_sample(
         label: "demo".into(),
     };
     let mut tx = db.tx().await?;
-    let (_, code) = file_new(
+    let code = file_new(
         &tx,
         city,
         now,
@@ -1228,7 +1267,8 @@ pub async fn file_sample(
             media_url: String::new(),
         },
     )
-    .await?;
+    .await?
+    .code;
     tx.audit(
         &city.code,
         &actor,
