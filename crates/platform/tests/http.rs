@@ -643,9 +643,11 @@ db_test!(uploads_are_cleaned_or_refused, async |t: &TestDb| {
     );
     // too many bytes for the request: 413, or (when the server answers before the client has
     // finished sending) the connection is closed under the client; never accepted
+    // (its own client: the connection the server closes under it must not go back to the pool
+    // that the next upload takes from)
     let part =
         reqwest::multipart::Part::bytes(vec![0xFFu8; 13 * 1024 * 1024]).file_name("besar.jpg");
-    let sent = api
+    let sent = reqwest::Client::new()
         .post(app.url("/api/v1/files"))
         .bearer_auth(&secret)
         .multipart(reqwest::multipart::Form::new().part("file", part))
