@@ -91,6 +91,8 @@ pub struct Tx {
     channel: String,
     events: EventBus,
     pending: Vec<Event>,
+    /// The database's id, for what is kept per database (`memo::key_of`).
+    db_id: String,
 }
 
 impl Deref for Tx {
@@ -109,11 +111,17 @@ impl Db {
             channel: self.notify_channel().to_string(),
             events: self.events().clone(),
             pending: vec![],
+            db_id: self.id().to_string(),
         })
     }
 }
 
 impl Tx {
+    /// Which database this transaction is on (for caches kept per database).
+    pub fn db_id(&self) -> &str {
+        &self.db_id
+    }
+
     /// Appends an audit entry to the city's chain, inside this transaction.
     pub async fn audit(
         &mut self,

@@ -8,11 +8,14 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{Actor, Change};
+use std::sync::LazyLock;
+
+use crate::audit::{Actor, Change, Tx};
 use crate::city::City;
 use crate::db::Db;
 use crate::entity::{calendar_setting, holiday};
 use crate::error::{AppError, AppResult};
+use crate::memo::{self, Memo};
 use kernel::FieldErrors;
 use kernel::calendar::{CsvRowError, Holiday, HolidayKind, WorkCalendar, parse_holidays_csv};
 
@@ -130,6 +133,7 @@ pub async fn save_settings(
     )
     .await?;
     tx.commit().await?;
+    forget(db, city);
     Ok(new)
 }
 
@@ -212,6 +216,7 @@ pub async fn import_csv(
     .await
     .map_err(AppError::from)?;
     tx.commit().await.map_err(AppError::from)?;
+    forget(db, city);
     Ok(report)
 }
 
@@ -249,7 +254,26 @@ pub async fn delete_holiday(db: &Db, city: &City, actor: &Actor, date: &str) -> 
     )
     .await?;
     tx.commit().await?;
+    forget(db, city);
     Ok(())
+}
+
+/// The calendar as [`load`] reads it, kept a minute per database and city: every deadline's
+/// start and step sums with it. Changes made through this module forget it at once; another
+/// instance's change is seen within the minute.
+static KEPT: LazyLock<Memo<WorkCalendar>> =
+    LazyLock::new(|| Memo::new(std::time::Duration::from_secs(60)));
+
+pub async fn load_kept(tx: &Tx, city: &City) -> AppResult<WorkCalendar> {
+    let key = memo::key_of(tx.db_id(), city);
+    Ok((*KEPT
+        .get_or_load(key, async || load(&**tx, city).await)
+        .await?)
+        .clone())
+}
+
+fn forget(db: &Db, city: &City) {
+    KEPT.forget(&memo::key(db, city));
 }
 
 /// The city's calendar, ready for deadline sums.

@@ -17,12 +17,15 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use std::sync::LazyLock;
+
 use crate::audit::{Actor, Change, Tx};
 use crate::city::{City, CityCache};
 use crate::clock::{from_us, to_us};
 use crate::db::Db;
 use crate::entity::{account, agency, sla_clock, sla_firing, sla_policy};
 use crate::error::{AppError, AppResult};
+use crate::memo::{self, Memo};
 use crate::notify::{Around, Notice, Notifier};
 use kernel::calendar::{Pause, WorkCalendar};
 use kernel::sla::{Budget, Ladder, SlaClock, Status, Trigger, due_rungs, firing_at, parse_ladder};
@@ -173,6 +176,27 @@ pub async fn policies(db: &Db, city: &City) -> AppResult<Vec<Policy>> {
         .collect()
 }
 
+/// The city's deadline kinds, kept a minute per database and city: every deadline's start and
+/// step reads its kind. Saving one here forgets them at once.
+static POLICIES: LazyLock<Memo<Vec<Policy>>> =
+    LazyLock::new(|| Memo::new(std::time::Duration::from_secs(60)));
+
+/// [`policy`], from the minute's memo.
+async fn policy_kept(tx: &Tx, city: &City, kind: &str) -> AppResult<Option<Policy>> {
+    let all = POLICIES
+        .get_or_load(memo::key_of(tx.db_id(), city), async || {
+            sla_policy::Entity::find()
+                .filter(sla_policy::Column::CityCode.eq(&city.code))
+                .all(&**tx)
+                .await?
+                .into_iter()
+                .map(Policy::try_from)
+                .collect::<AppResult<Vec<_>>>()
+        })
+        .await?;
+    Ok(all.iter().find(|p| p.kind == kind).cloned())
+}
+
 pub async fn policy<C: ConnectionTrait>(
     conn: &C,
     city: &City,
@@ -298,6 +322,7 @@ pub async fn save_policy(
     )
     .await?;
     tx.commit().await?;
+    POLICIES.forget(&memo::key(db, city));
     policy(db.conn(), city, kind)
         .await?
         .ok_or(AppError::NotFound)
@@ -459,12 +484,12 @@ fn refresh(
 
 /// Starts a deadline inside the caller's transaction. The kind must exist.
 pub async fn start(tx: &Tx, city: &City, now: DateTime<Utc>, d: NewDeadline) -> AppResult<Uuid> {
-    let Some(policy) = policy(&**tx, city, &d.kind).await? else {
+    let Some(policy) = policy_kept(tx, city, &d.kind).await? else {
         let mut errs = FieldErrors::default();
         errs.push(FieldError::new("kind", "sla_kind_unknown").with_arg("kind", d.kind.clone()));
         return Err(AppError::Invalid(errs));
     };
-    let cal = crate::calendar::load(&**tx, city).await?;
+    let cal = crate::calendar::load_kept(tx, city).await?;
     let mut c = SlaClock::start(now, policy.budget);
     c.warn_pct = policy.warn_pct;
     let id = kernel::ids::new_id();
@@ -530,10 +555,10 @@ async fn change(
     f: impl FnOnce(&mut SlaClock),
 ) -> AppResult<Deadline> {
     let m = load_for_update(tx, city, id).await?;
-    let policy = policy(&**tx, city, &m.kind)
+    let policy = policy_kept(tx, city, &m.kind)
         .await?
         .ok_or(AppError::NotFound)?;
-    let cal = crate::calendar::load(&**tx, city).await?;
+    let cal = crate::calendar::load_kept(tx, city).await?;
     let mut c = kernel_clock(&m);
     f(&mut c);
     let fired = fired_set(&**tx, &city.code, id).await?;

@@ -11,7 +11,12 @@ use crate::db::Db;
 
 /// The key of a city in a database (tests run many databases with the same city code).
 pub fn key(db: &Db, city: &City) -> String {
-    format!("{}|{}", db.id(), city.code)
+    key_of(db.id(), city)
+}
+
+/// The same key from a database's id (what a transaction knows of its database).
+pub fn key_of(db_id: &str, city: &City) -> String {
+    format!("{db_id}|{}", city.code)
 }
 
 pub struct Memo<T> {
@@ -42,6 +47,18 @@ impl<T> Memo<T> {
             map.insert(key, (Instant::now(), v.clone()));
         }
         v
+    }
+
+    /// The fresh value, or else what `load` reads, kept from now on.
+    pub async fn get_or_load<E>(
+        &self,
+        key: String,
+        load: impl AsyncFnOnce() -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
+        match self.get(&key) {
+            Some(v) => Ok(v),
+            None => Ok(self.put(key, load().await?)),
+        }
     }
 
     pub fn forget(&self, key: &str) {

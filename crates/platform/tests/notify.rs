@@ -1020,3 +1020,83 @@ db_test!(
         assert_eq!(sms.next_attempt_at - clock.now_utc(), Duration::seconds(30));
     }
 );
+
+db_test!(
+    kept_calendar_and_wording_follow_a_change_at_once,
+    async |t: &TestDb| {
+        let w = world(&t.db).await;
+        let clock = FakeClock::at(wib(2026, 8, 14, 10, 0));
+        let n = notifier(&clock, None, None);
+        // Read (and kept): Monday 17 August is a holiday, so 24 working hours end on Thursday.
+        let a = start_siup(&t.db, &w, clock.now_utc(), 1).await;
+        let due = async |id| {
+            deadlines::get(&t.db, &w.city, id, clock.now_utc())
+                .await
+                .unwrap()
+                .unwrap()
+                .due_at
+        };
+        assert_eq!(due(a).await, Some(wib(2026, 8, 20, 10, 0)));
+        // Without the holiday, the next deadline ends a working day earlier: the change is not
+        // hidden behind the kept calendar.
+        platform::calendar::delete_holiday(&t.db, &w.city, &Actor::cli(), "2026-08-17")
+            .await
+            .unwrap();
+        let b = start_siup(&t.db, &w, clock.now_utc(), 2).await;
+        assert_eq!(due(b).await, Some(wib(2026, 8, 19, 10, 0)));
+
+        // The city's own wording is used by the very next notice.
+        let inspector = Person::from_account_view(&w.inspector, Prefs::default());
+        let send = async |i: u32| {
+            let tx = t.db.tx().await.unwrap();
+            let vars = |_: kernel::Lang| vec![("name", format!("Pesan {i}"))];
+            n.enqueue(
+                &tx,
+                &w.city,
+                std::slice::from_ref(&inspector),
+                &[kernel::sla::Channel::InApp],
+                &Notice {
+                    template: "account.welcome",
+                    vars: &vars,
+                    link: None,
+                    source_type: "test",
+                    source_id: i.to_string(),
+                    key: format!("kept:{i}"),
+                },
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        };
+        send(1).await;
+        platform::notify::templates::save(
+            &t.db,
+            &w.city,
+            &Actor::cli(),
+            "account.welcome",
+            kernel::Lang::Id,
+            &platform::notify::templates::TemplateInput {
+                subject: "Selamat datang di Binjai, {name}".into(),
+                body: "Halo {name}.".into(),
+                sms: "Halo {name}.".into(),
+            },
+        )
+        .await
+        .unwrap();
+        send(2).await;
+        let subjects: Vec<String> = notify::outbox_list(&t.db, &w.city, None, 10, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.subject)
+            .collect();
+        assert!(
+            subjects.contains(&"Selamat datang di Binjai, Pesan 2".to_string()),
+            "{subjects:?}"
+        );
+        assert!(
+            !subjects.contains(&"Selamat datang di Binjai, Pesan 1".to_string()),
+            "{subjects:?}"
+        );
+    }
+);

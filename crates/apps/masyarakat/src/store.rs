@@ -1570,7 +1570,7 @@ pub async fn act(
         am.duplicate_of = Set(master.as_ref().map(|x| x.id));
         am.closed_us = Set(Some(now_us));
         am.awaiting_confirmation = Set(kind.asks_confirmation());
-        let cal = platform::calendar::load(&*tx, city).await?;
+        let cal = platform::calendar::load_kept(&tx, city).await?;
         am.confirm_due_us = Set(if kind.asks_confirmation() {
             cal.add_working_days(now, 10, &[]).map(to_us)
         } else {

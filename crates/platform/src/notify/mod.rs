@@ -514,7 +514,7 @@ impl Notifier {
             if let Some(r) = rendered.get(lang.code()) {
                 return Ok(r.clone());
             }
-            let t = templates::get(&**tx, city, notice.template, lang).await?;
+            let t = templates::get_kept(tx, city, notice.template, lang).await?;
             let mut vars = (notice.vars)(lang);
             vars.push(("city", city.name.clone()));
             vars.push(("link", link.clone().unwrap_or_default()));

@@ -8,11 +8,14 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{Actor, Change};
+use std::sync::LazyLock;
+
+use crate::audit::{Actor, Change, Tx};
 use crate::city::City;
 use crate::db::Db;
 use crate::entity::message_template;
 use crate::error::{AppError, AppResult};
+use crate::memo::{self, Memo};
 use kernel::{FieldError, FieldErrors, Lang};
 
 /// A built-in message.
@@ -147,6 +150,37 @@ fn from_builtin(b: &Builtin, lang: Lang) -> Template {
     }
 }
 
+/// The city's own wording (its overrides), kept a minute per database and city: every notice
+/// reads it. Saving or resetting here forgets it at once.
+static OVERRIDES: LazyLock<Memo<Vec<message_template::Model>>> =
+    LazyLock::new(|| Memo::new(std::time::Duration::from_secs(60)));
+
+/// [`get`], from the minute's memo of the city's overrides.
+pub async fn get_kept(tx: &Tx, city: &City, key: &str, lang: Lang) -> AppResult<Template> {
+    let b = builtin(key).ok_or(AppError::NotFound)?;
+    let rows = OVERRIDES
+        .get_or_load(memo::key_of(tx.db_id(), city), async || {
+            message_template::Entity::find()
+                .filter(message_template::Column::CityCode.eq(&city.code))
+                .all(&**tx)
+                .await
+        })
+        .await?;
+    Ok(
+        match rows.iter().find(|m| m.key == key && m.lang == lang.code()) {
+            Some(m) => Template {
+                key: m.key.clone(),
+                lang,
+                subject: m.subject.clone(),
+                body: m.body.clone(),
+                sms: m.sms.clone(),
+                custom: true,
+            },
+            None => from_builtin(b, lang),
+        },
+    )
+}
+
 pub async fn get<C: ConnectionTrait>(
     conn: &C,
     city: &City,
@@ -279,6 +313,7 @@ pub async fn save(
     )
     .await?;
     tx.commit().await?;
+    OVERRIDES.forget(&memo::key(db, city));
     get(db.conn(), city, key, lang).await
 }
 
@@ -305,5 +340,6 @@ pub async fn reset(db: &Db, city: &City, actor: &Actor, key: &str, lang: Lang) -
     )
     .await?;
     tx.commit().await?;
+    OVERRIDES.forget(&memo::key(db, city));
     Ok(())
 }
