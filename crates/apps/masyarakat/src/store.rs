@@ -123,20 +123,21 @@ fn forget_reference(db: &Db, city: &City) {
 
 /// All the city's categories (switched-off ones too), from the minute's memo.
 pub async fn categories_kept(db: &Db, city: &City) -> AppResult<Arc<Vec<Category>>> {
-    let key = memo::key(db, city);
-    match CATEGORIES.get(&key) {
-        Some(v) => Ok(v),
-        None => Ok(CATEGORIES.put(key, categories(db.conn(), city, false).await?)),
-    }
+    CATEGORIES
+        .get_or_load(memo::key(db, city), async || {
+            categories(db.conn(), city, false).await
+        })
+        .await
 }
 
 /// The city's box and duplicate window, from the minute's memo.
 pub async fn settings_kept(db: &Db, city: &City) -> AppResult<Settings> {
-    let key = memo::key(db, city);
-    match SETTINGS.get(&key) {
-        Some(v) => Ok(*v),
-        None => Ok(*SETTINGS.put(key, settings(db.conn(), city).await?)),
-    }
+    let kept = SETTINGS
+        .get_or_load(memo::key(db, city), async || {
+            settings(db.conn(), city).await
+        })
+        .await?;
+    Ok(*kept)
 }
 
 pub async fn category_by_code<C: ConnectionTrait>(

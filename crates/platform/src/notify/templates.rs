@@ -168,17 +168,22 @@ pub async fn get_kept(tx: &Tx, city: &City, key: &str, lang: Lang) -> AppResult<
         .await?;
     Ok(
         match rows.iter().find(|m| m.key == key && m.lang == lang.code()) {
-            Some(m) => Template {
-                key: m.key.clone(),
-                lang,
-                subject: m.subject.clone(),
-                body: m.body.clone(),
-                sms: m.sms.clone(),
-                custom: true,
-            },
+            Some(m) => from_row(m, lang),
             None => from_builtin(b, lang),
         },
     )
+}
+
+/// A city's own wording of a key.
+fn from_row(m: &message_template::Model, lang: Lang) -> Template {
+    Template {
+        key: m.key.clone(),
+        lang,
+        subject: m.subject.clone(),
+        body: m.body.clone(),
+        sms: m.sms.clone(),
+        custom: true,
+    }
 }
 
 pub async fn get<C: ConnectionTrait>(
@@ -196,14 +201,7 @@ pub async fn get<C: ConnectionTrait>(
     .one(conn)
     .await?;
     Ok(match row {
-        Some(m) => Template {
-            key: m.key,
-            lang,
-            subject: m.subject,
-            body: m.body,
-            sms: m.sms,
-            custom: true,
-        },
+        Some(m) => from_row(&m, lang),
         None => from_builtin(b, lang),
     })
 }
@@ -221,14 +219,7 @@ pub async fn list(db: &Db, city: &City) -> AppResult<Vec<Template>> {
                 .iter()
                 .find(|m| m.key == b.key && m.lang == lang.code())
             {
-                Some(m) => out.push(Template {
-                    key: m.key.clone(),
-                    lang,
-                    subject: m.subject.clone(),
-                    body: m.body.clone(),
-                    sms: m.sms.clone(),
-                    custom: true,
-                }),
+                Some(m) => out.push(from_row(m, lang)),
                 None => out.push(from_builtin(b, lang)),
             }
         }
