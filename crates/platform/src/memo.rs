@@ -1,6 +1,7 @@
 //! Values kept in memory for a while, per database and city: what is read often and changes
-//! rarely (boundaries, public statistics). Another instance's change is seen when the time is up;
-//! this instance's own change calls `forget`.
+//! rarely (boundaries, public statistics, and what every submission reads: categories, the work
+//! calendar, deadline kinds, message wording). Another instance's change is seen when the time is
+//! up; this instance's own change calls `forget`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
