@@ -166,10 +166,14 @@ pub async fn ensure_default_policies(db: &Db, city: &City, actor: &Actor) -> App
 }
 
 pub async fn policies(db: &Db, city: &City) -> AppResult<Vec<Policy>> {
+    policies_on(db.conn(), city).await
+}
+
+async fn policies_on<C: ConnectionTrait>(conn: &C, city: &City) -> AppResult<Vec<Policy>> {
     sla_policy::Entity::find()
         .filter(sla_policy::Column::CityCode.eq(&city.code))
         .order_by_asc(sla_policy::Column::Kind)
-        .all(db.conn())
+        .all(conn)
         .await?
         .into_iter()
         .map(Policy::try_from)
@@ -185,13 +189,7 @@ static POLICIES: LazyLock<Memo<Vec<Policy>>> =
 async fn policy_kept(tx: &Tx, city: &City, kind: &str) -> AppResult<Option<Policy>> {
     let all = POLICIES
         .get_or_load(memo::key_of(tx.db_id(), city), async || {
-            sla_policy::Entity::find()
-                .filter(sla_policy::Column::CityCode.eq(&city.code))
-                .all(&**tx)
-                .await?
-                .into_iter()
-                .map(Policy::try_from)
-                .collect::<AppResult<Vec<_>>>()
+            policies_on(&**tx, city).await
         })
         .await?;
     Ok(all.iter().find(|p| p.kind == kind).cloned())
