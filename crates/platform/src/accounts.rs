@@ -751,20 +751,20 @@ async fn is_locked(db: &Db, city: &City, key: &str, now: DateTime<Utc>) -> AppRe
 async fn record_failure(db: &Db, city: &City, key: &str, now: DateTime<Utc>) -> AppResult<()> {
     let tx = db.begin_write().await?;
     let row = login_attempt::Entity::find_by_id((city.code.clone(), key.to_string()))
-        .one(&tx)
+        .one(&*tx)
         .await?;
     match row {
         Some(r) if now - r.window_start < Duration::minutes(LOCK_MINUTES) => {
             let failures = r.failures + 1;
             let mut am: login_attempt::ActiveModel = r.into();
             am.failures = Set(failures);
-            am.update(&tx).await?;
+            am.update(&*tx).await?;
         }
         Some(r) => {
             let mut am: login_attempt::ActiveModel = r.into();
             am.failures = Set(1);
             am.window_start = Set(now);
-            am.update(&tx).await?;
+            am.update(&*tx).await?;
         }
         None => {
             login_attempt::ActiveModel {
@@ -773,7 +773,7 @@ async fn record_failure(db: &Db, city: &City, key: &str, now: DateTime<Utc>) -> 
                 failures: Set(1),
                 window_start: Set(now),
             }
-            .insert(&tx)
+            .insert(&*tx)
             .await?;
         }
     }

@@ -6,13 +6,14 @@ use std::ops::Deref;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    QueryTrait, Statement,
 };
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::db::{Backend, Db};
+use crate::db::{Backend, Db, WriteTx};
 use crate::entity::{audit_entry, audit_head};
 use crate::events::{Event, EventBus};
 use kernel::audit::{AuditFields, Break, GENESIS, chain_hash, check_entry};
@@ -86,13 +87,15 @@ impl From<audit_entry::Model> for AuditRecord {
 
 /// A write transaction that records audit entries and publishes them once committed.
 pub struct Tx {
-    inner: DatabaseTransaction,
+    inner: WriteTx,
     backend: Backend,
     channel: String,
     events: EventBus,
     pending: Vec<Event>,
     /// The database's id, for what is kept per database (`memo::key_of`).
     db_id: String,
+    /// Writes queued by [`Tx::later`], not yet sent.
+    queued: std::sync::Mutex<Vec<Statement>>,
 }
 
 impl Deref for Tx {
@@ -112,6 +115,7 @@ impl Db {
             events: self.events().clone(),
             pending: vec![],
             db_id: self.id().to_string(),
+            queued: Default::default(),
         })
     }
 }
@@ -122,7 +126,56 @@ impl Tx {
         &self.db_id
     }
 
-    /// Appends an audit entry to the city's chain, inside this transaction.
+    /// Queues a write whose outcome the caller does not need (a new row nobody reads back in
+    /// this transaction). Queued writes reach the database together, with the next audit
+    /// entry or at commit: on SQLite in one call, one trip to the connection's thread instead
+    /// of one each. A read through this transaction does not see a queued write before then.
+    pub fn later(&self, stmt: Statement) {
+        self.queued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(stmt);
+    }
+
+    /// Sends the queued writes, then `tail`; returns the rows the statements return. On
+    /// SQLite they go as one multi-statement call (its driver binds each statement's
+    /// parameters in turn); PostgreSQL takes one statement per call.
+    async fn send(&self, tail: Vec<Statement>) -> Result<Vec<QueryResult>, DbErr> {
+        let mut all = std::mem::take(
+            &mut *self
+                .queued
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        all.extend(tail);
+        match self.backend {
+            Backend::Sqlite if all.len() > 1 => {
+                let backend = self.inner.get_database_backend();
+                let sql = all
+                    .iter()
+                    .map(|s| s.sql.trim_end_matches(';'))
+                    .collect::<Vec<_>>()
+                    .join(";\n");
+                let values = all
+                    .into_iter()
+                    .flat_map(|s| s.values.map(|v| v.0).unwrap_or_default())
+                    .collect::<Vec<_>>();
+                self.inner
+                    .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+                    .await
+            }
+            _ => {
+                let mut rows = Vec::new();
+                for s in all {
+                    rows.extend(self.inner.query_all_raw(s).await?);
+                }
+                Ok(rows)
+            }
+        }
+    }
+
+    /// Appends an audit entry to the city's chain, inside this transaction, sending the queued
+    /// writes with it.
     pub async fn audit(
         &mut self,
         city_code: &str,
@@ -143,7 +196,7 @@ impl Tx {
         }
         let head = audit_head::Entity::find_by_id(city_code.to_string())
             .lock(LockType::Update)
-            .one(&self.inner)
+            .one(&*self.inner)
             .await?;
         let prev_hash = head
             .as_ref()
@@ -167,43 +220,56 @@ impl Tx {
             after: after.as_deref(),
         };
         let hash = chain_hash(&prev_hash, &fields);
-        let model = audit_entry::ActiveModel {
-            seq: Default::default(),
-            city_code: Set(city_code.to_string()),
-            id: Set(id),
-            at_us: Set(at_us),
-            actor_id: Set(actor.id),
-            actor: Set(actor.label.clone()),
-            action: Set(change.action.to_string()),
-            subject_type: Set(change.subject_type.to_string()),
-            subject_id: Set(change.subject_id.clone()),
-            before: Set(before),
-            after: Set(after),
-            prev_hash: Set(prev_hash),
-            hash: Set(hash.clone()),
-        }
-        .insert(&self.inner)
-        .await?;
-        match head {
-            Some(h) => {
-                let entries = h.entries + 1;
-                let mut am: audit_head::ActiveModel = h.into();
-                am.last_seq = Set(model.seq);
-                am.last_hash = Set(hash);
-                am.entries = Set(entries);
-                am.update(&self.inner).await?;
-            }
-            None => {
-                audit_head::ActiveModel {
-                    city_code: Set(city_code.to_string()),
-                    last_seq: Set(model.seq),
-                    last_hash: Set(hash),
-                    entries: Set(1),
-                }
-                .insert(&self.inner)
-                .await?;
-            }
-        }
+        let mut model = audit_entry::Model {
+            seq: 0,
+            city_code: city_code.to_string(),
+            id,
+            at_us,
+            actor_id: actor.id,
+            actor: actor.label.clone(),
+            action: change.action.to_string(),
+            subject_type: change.subject_type.to_string(),
+            subject_id: change.subject_id.clone(),
+            before,
+            after,
+            prev_hash,
+            hash: hash.clone(),
+        };
+        let mut am: audit_entry::ActiveModel = model.clone().into();
+        am.seq = NotSet;
+        let mut insert = audit_entry::Entity::insert(am.reset_all()).into_query();
+        insert.returning_col(audit_entry::Column::Seq);
+        // The head takes the entry's number from the log itself, so the head's write goes in
+        // the same call as the entry's. (SQLite's parameters are plain `?`: in a call of several
+        // statements a numbered one would count from the first statement's.)
+        let (city_v, hash_v) = (city_code.to_string(), hash);
+        let head_write = match (head.is_some(), self.backend) {
+            (true, Backend::Postgres) => Statement::from_sql_and_values(
+                backend,
+                "UPDATE audit_heads SET last_seq = (SELECT max(seq) FROM audit_log WHERE city_code = $1), last_hash = $2, entries = entries + 1 WHERE city_code = $1",
+                [city_v.into(), hash_v.into()],
+            ),
+            (true, Backend::Sqlite) => Statement::from_sql_and_values(
+                backend,
+                "UPDATE audit_heads SET last_seq = (SELECT max(seq) FROM audit_log WHERE city_code = ?), last_hash = ?, entries = entries + 1 WHERE city_code = ?",
+                [city_v.clone().into(), hash_v.into(), city_v.into()],
+            ),
+            (false, Backend::Postgres) => Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO audit_heads (city_code, last_seq, last_hash, entries) VALUES ($1, (SELECT max(seq) FROM audit_log WHERE city_code = $1), $2, 1)",
+                [city_v.into(), hash_v.into()],
+            ),
+            (false, Backend::Sqlite) => Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO audit_heads (city_code, last_seq, last_hash, entries) VALUES (?, (SELECT max(seq) FROM audit_log WHERE city_code = ?), ?, 1)",
+                [city_v.clone().into(), city_v.into(), hash_v.into()],
+            ),
+        };
+        let rows = self.send(vec![backend.build(&insert), head_write]).await?;
+        model.seq = rows
+            .last()
+            .ok_or_else(|| DbErr::Custom("the audit entry came back without its number".into()))?
+            .try_get("", "seq")?;
         let event = Event {
             kind: "audit".into(),
             city_code: model.city_code.clone(),
@@ -235,6 +301,7 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
+        self.send(vec![]).await?;
         self.inner.commit().await?;
         for e in self.pending {
             self.events.publish(e);

@@ -514,7 +514,11 @@ pub async fn start(tx: &Tx, city: &City, now: DateTime<Utc>, d: NewDeadline) -> 
         ..Default::default()
     };
     refresh(&mut am, &c, &policy, &cal, now, &BTreeSet::new());
-    am.insert(&**tx).await?;
+    // A new clock is read back only by later transactions: it goes with the queued writes.
+    tx.later(sea_orm::QueryTrait::build(
+        &sla_clock::Entity::insert(am),
+        tx.get_database_backend(),
+    ));
     Ok(id)
 }
 

@@ -661,3 +661,111 @@ db_test!(
         assert!(keys(e).contains(&("username".to_string(), "username_taken")));
     }
 );
+
+/// A scratch row for the queued-writes tests.
+fn scratch_row(db: &platform::db::Db, n: i64) -> sea_orm::Statement {
+    let sql = match db.backend() {
+        platform::db::Backend::Sqlite => "INSERT INTO scratch (city_code, n) VALUES (?, ?)",
+        platform::db::Backend::Postgres => "INSERT INTO scratch (city_code, n) VALUES ($1, $2)",
+    };
+    sea_orm::Statement::from_sql_and_values(db.db_backend(), sql, ["12.75".into(), n.into()])
+}
+
+async fn scratch_ns(db: &platform::db::Db) -> Vec<i64> {
+    db.conn()
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.db_backend(),
+            "SELECT n FROM scratch ORDER BY n",
+        ))
+        .await
+        .expect("scratch")
+        .iter()
+        .map(|r| r.try_get::<i64>("", "n").expect("n"))
+        .collect()
+}
+
+fn change(id: &str) -> audit::Change<'static> {
+    audit::Change {
+        action: "test.write",
+        subject_type: "scratch",
+        subject_id: id.to_string(),
+        before: None,
+        after: Some(serde_json::json!({ "id": id })),
+    }
+}
+
+db_test!(
+    queued_writes_go_with_the_audit_entry_or_at_commit_and_never_alone,
+    async |t: &TestDb| {
+        let binjai = city(&t.db, "12.75").await;
+        t.db.conn()
+            .execute_unprepared(
+                "CREATE TABLE scratch (city_code VARCHAR(20) NOT NULL, n BIGINT NOT NULL)",
+            )
+            .await
+            .expect("scratch table");
+        let before = audit::verify(&t.db).await.expect("verify").entries;
+
+        // Queued before, between and after two audit entries: all land, the chain holds and
+        // the head points at the last entry.
+        let mut tx = t.db.tx().await.expect("tx");
+        tx.later(scratch_row(&t.db, 1));
+        tx.audit(&binjai.code, &Actor::cli(), change("a"))
+            .await
+            .expect("audit a");
+        tx.later(scratch_row(&t.db, 2));
+        tx.later(scratch_row(&t.db, 3));
+        let b = tx
+            .audit(&binjai.code, &Actor::cli(), change("b"))
+            .await
+            .expect("audit b");
+        tx.later(scratch_row(&t.db, 4));
+        tx.commit().await.expect("commit");
+        assert_eq!(scratch_ns(&t.db).await, vec![1, 2, 3, 4]);
+        let v = audit::verify(&t.db).await.expect("verify");
+        assert_eq!((v.failure, v.entries), (None, before + 2));
+        let newest = audit::list(&t.db, "12.75", &Default::default(), 2)
+            .await
+            .expect("list");
+        assert_eq!(newest[0].seq, b.seq);
+        assert_eq!(newest[0].subject_id, "b");
+        assert_eq!(newest[1].subject_id, "a");
+
+        // A transaction dropped or rolled back takes its queued writes with it.
+        let tx = t.db.tx().await.expect("tx");
+        tx.later(scratch_row(&t.db, 5));
+        drop(tx);
+        let tx = t.db.tx().await.expect("tx");
+        tx.later(scratch_row(&t.db, 6));
+        tx.rollback().await.expect("rollback");
+        // One bad statement among the queued ones: the commit fails and nothing is half-saved.
+        let tx = t.db.tx().await.expect("tx");
+        tx.later(scratch_row(&t.db, 7));
+        tx.later(sea_orm::Statement::from_string(
+            t.db.db_backend(),
+            "INSERT INTO scratch (city_code, nope) VALUES ('12.75', 8)",
+        ));
+        assert!(tx.commit().await.is_err());
+        assert_eq!(scratch_ns(&t.db).await, vec![1, 2, 3, 4]);
+
+        // Writers at once take turns: every one lands and the chain stays whole.
+        let mut all = tokio::task::JoinSet::new();
+        for n in 10..26 {
+            let (db, code) = (t.db.clone(), binjai.code.clone());
+            all.spawn(async move {
+                let mut tx = db.tx().await.expect("tx");
+                tx.later(scratch_row(&db, n));
+                tx.audit(&code, &Actor::cli(), change(&n.to_string()))
+                    .await
+                    .expect("audit");
+                tx.commit().await.expect("commit");
+            });
+        }
+        while let Some(r) = all.join_next().await {
+            r.expect("writer");
+        }
+        assert_eq!(scratch_ns(&t.db).await.len(), 4 + 16);
+        let v = audit::verify(&t.db).await.expect("verify");
+        assert_eq!((v.failure, v.entries), (None, before + 2 + 16));
+    }
+);

@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TryIntoModel,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -838,7 +838,7 @@ async fn add_event(
         note,
         internal,
     } = e;
-    event::ActiveModel {
+    let line = event::ActiveModel {
         city_code: Set(city.code.clone()),
         id: Set(kernel::ids::new_id()),
         report_id: Set(report_id),
@@ -850,9 +850,12 @@ async fn add_event(
         to_state: Set(to.map(|s| s.code().to_string())),
         note: Set(note.into()),
         internal: Set(internal),
-    }
-    .insert(&**tx)
-    .await?;
+    };
+    // A timeline line is read only by later transactions: it goes with the queued writes.
+    tx.later(QueryTrait::build(
+        &event::Entity::insert(line),
+        tx.get_database_backend(),
+    ));
     Ok(())
 }
 
@@ -1025,9 +1028,13 @@ async fn file_new(
         updated_us: Set(now_us),
         verified_us: Set(None),
         closed_us: Set(None),
-    }
-    .insert(&**tx)
-    .await?;
+    };
+    // The new row goes with the transaction's queued writes; the answer is what was written.
+    tx.later(QueryTrait::build(
+        &report::Entity::insert(filed.clone()),
+        tx.get_database_backend(),
+    ));
+    let filed = filed.try_into_model()?;
     add_event(
         tx,
         city,
@@ -1068,6 +1075,7 @@ pub async fn submit(
 ) -> AppResult<Report> {
     let c = check(db, files, city, reporter, input).await?;
     let now = notifier.now();
+    let prefs = platform::notify::prefs_of(db.conn(), &city.code, reporter.id).await?;
     let mut tx = db.tx().await?;
     let actor = reporter.actor();
     let filed = file_new(
@@ -1095,15 +1103,17 @@ pub async fn submit(
     .await?;
     let (id, code) = (filed.id, filed.code.clone());
     for (i, f) in c.photos.iter().enumerate() {
-        photo::ActiveModel {
+        let row = photo::ActiveModel {
             city_code: Set(city.code.clone()),
             report_id: Set(id),
             file_id: Set(*f),
             kind: Set("before".into()),
             sort: Set(i32::try_from(i).unwrap_or(0)),
-        }
-        .insert(&*tx)
-        .await?;
+        };
+        tx.later(QueryTrait::build(
+            &photo::Entity::insert(row),
+            tx.get_database_backend(),
+        ));
     }
     let cat = c.category.clone();
     let code_v = code.clone();
@@ -1114,13 +1124,10 @@ pub async fn submit(
         ]
     };
     notifier
-        .enqueue(
+        .enqueue_later(
             &tx,
             city,
-            &[Person::from_account_view(
-                reporter,
-                platform::notify::prefs_of(&*tx, &city.code, reporter.id).await?,
-            )],
+            &[Person::from_account_view(reporter, prefs)],
             &CITIZEN_CHANNELS,
             &Notice {
                 template: "masyarakat.received",

@@ -6,7 +6,11 @@
 pub mod migrate;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// How long a SQLite writer waits for its turn before giving up with an error.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 use crate::events::{EventBus, PG_CHANNEL};
 use sea_orm::{
@@ -117,6 +121,33 @@ pub struct Db {
     channel: String,
     /// Which database this is (file, or server and schema), for caches kept per database.
     id: String,
+    /// SQLite has one writer: write transactions take turns here, first come first served,
+    /// instead of in SQLite's busy handler, which sleeps (1, 2, 5, 10 … ms) between tries.
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A write transaction from [`Db::begin_write`]. On SQLite it holds the writer's turn until it
+/// is committed, rolled back or dropped.
+pub struct WriteTx {
+    inner: DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.inner
+    }
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.inner.rollback().await
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,15 +185,18 @@ impl Db {
                 }
                 let mut opts = ConnectOptions::new(format!("sqlite://{}", path.display()));
                 let create = *create;
+                // A file cannot go stale under a pooled connection: no ping on checkout (it
+                // would cost a trip to the connection's thread before every statement).
                 opts.max_connections(4)
                     .min_connections(1)
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(10))
                     .sqlx_logging(std::env::var_os("BALAIKOTA_SQL_LOG").is_some())
                     .map_sqlx_sqlite_opts(move |o| {
                         o.create_if_missing(create)
                             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                            .busy_timeout(Duration::from_secs(10))
+                            .busy_timeout(BUSY_TIMEOUT)
                             .foreign_keys(true)
                     });
                 let conn = Database::connect(opts).await.map_err(open_err)?;
@@ -172,12 +206,16 @@ impl Db {
                     events: EventBus::default(),
                     channel: String::new(),
                     id: describe,
+                    writer: Some(Arc::default()),
                 })
             }
             DbTarget::Postgres { url } => {
                 let mut opts = ConnectOptions::new(url.clone());
+                // Ping a pooled connection only when it has been idle long enough that the
+                // server or a firewall may have dropped it, not before every statement.
                 opts.max_connections(10)
                     .min_connections(1)
+                    .test_before_acquire_if_idle_for(Duration::from_secs(30))
                     .connect_timeout(Duration::from_secs(5))
                     .acquire_timeout(Duration::from_secs(10))
                     .sqlx_logging(std::env::var_os("BALAIKOTA_SQL_LOG").is_some());
@@ -200,6 +238,7 @@ impl Db {
                     events,
                     id: format!("{describe}#{channel}"),
                     channel,
+                    writer: None,
                 })
             }
         }
@@ -230,21 +269,33 @@ impl Db {
         self.conn.get_database_backend()
     }
 
-    /// Begins a transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so concurrent writers wait on the busy timeout instead of failing
-    /// when a read turns into a write.
-    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        match self.backend {
+    /// Begins a transaction that will write. On SQLite it first waits for the writer's turn in
+    /// this process (at most as long as the busy timeout), then takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a read that turns into a write never fails and writers queue in
+    /// order instead of sleeping in SQLite's busy handler.
+    pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
+        let turn = match &self.writer {
+            Some(w) => Some(
+                tokio::time::timeout(BUSY_TIMEOUT, w.clone().lock_owned())
+                    .await
+                    .map_err(|_| {
+                        DbErr::Custom("timed out waiting for the SQLite writer's turn".into())
+                    })?,
+            ),
+            None => None,
+        };
+        let inner = match self.backend {
             Backend::Sqlite => {
                 self.conn
                     .begin_with_options(TransactionOptions {
                         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                         ..Default::default()
                     })
-                    .await
+                    .await?
             }
-            Backend::Postgres => self.conn.begin().await,
-        }
+            Backend::Postgres => self.conn.begin().await?,
+        };
+        Ok(WriteTx { inner, _turn: turn })
     }
 
     /// A trivial query, for `/readyz`.

@@ -497,6 +497,41 @@ impl Notifier {
         channels: &[Channel],
         notice: &Notice<'_>,
     ) -> AppResult<usize> {
+        let Some(insert) = self.outbox_rows(tx, city, people, channels, notice).await? else {
+            return Ok(0);
+        };
+        let added = insert.exec_without_returning(&**tx).await?;
+        Ok(usize::try_from(added).unwrap_or(0))
+    }
+
+    /// As [`Notifier::enqueue`], but the rows go with the transaction's other queued writes
+    /// ([`Tx::later`]), for a caller that does not need the count.
+    pub async fn enqueue_later(
+        &self,
+        tx: &Tx,
+        city: &City,
+        people: &[Person],
+        channels: &[Channel],
+        notice: &Notice<'_>,
+    ) -> AppResult<()> {
+        if let Some(insert) = self.outbox_rows(tx, city, people, channels, notice).await? {
+            tx.later(sea_orm::QueryTrait::build(
+                &insert,
+                tx.get_database_backend(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The outbox rows of a notice (none when nobody is to hear it), a repeated key skipped.
+    async fn outbox_rows(
+        &self,
+        tx: &Tx,
+        city: &City,
+        people: &[Person],
+        channels: &[Channel],
+        notice: &Notice<'_>,
+    ) -> AppResult<Option<sea_orm::InsertMany<outbox::ActiveModel>>> {
         let now_us = to_us(self.now());
         let base = self.base_url(city);
         let link = notice.link.as_ref().map(|p| format!("{base}{p}"));
@@ -639,18 +674,15 @@ impl Notifier {
             )
             .collect();
         if models.is_empty() {
-            return Ok(0);
+            return Ok(None);
         }
-        let added = outbox::Entity::insert_many(models)
-            .on_conflict(
+        Ok(Some(
+            outbox::Entity::insert_many(models).on_conflict(
                 OnConflict::column(outbox::Column::IdempotencyKey)
                     .do_nothing()
                     .to_owned(),
-            )
-            .exec_without_returning(&**tx)
-            .await?;
-        let added = usize::try_from(added).unwrap_or(0);
-        Ok(added)
+            ),
+        ))
     }
 }
 
