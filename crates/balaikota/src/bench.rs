@@ -23,6 +23,7 @@ use platform::web::{AppState, WebSettings};
 pub struct Options {
     pub reports: u64,
     pub submits: u64,
+    pub clients: usize,
     pub samples: usize,
 }
 
@@ -72,23 +73,34 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
             "CREATE TABLE bench_raw (city_code TEXT NOT NULL, id TEXT NOT NULL, code TEXT NOT NULL, category_id TEXT NOT NULL, description TEXT NOT NULL, privacy TEXT NOT NULL, reporter_id TEXT NOT NULL, lat REAL, lon REAL, address TEXT NOT NULL, state TEXT NOT NULL, created_us INTEGER NOT NULL, PRIMARY KEY (city_code, id))",
         )
         .await?;
+    let clients = opt.clients.max(1) as u64;
     let n_raw = opt.submits;
     let t0 = Instant::now();
-    for i in 0..n_raw {
-        let tx = db.begin_write().await?;
-        tx.execute_raw(Statement::from_sql_and_values(
-            db.db_backend(),
-            "INSERT INTO bench_raw VALUES ('12.75', ?, ?, ?, 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.', 'public', ?, 3.6001, 98.4852, 'Jl. Sudirman', 'diterima', ?)",
-            [
-                uuid::Uuid::now_v7().to_string().into(),
-                format!("RAW-{i:07}").into(),
-                uuid::Uuid::nil().to_string().into(),
-                uuid::Uuid::nil().to_string().into(),
-                (i as i64).into(),
-            ],
-        ))
-        .await?;
-        tx.commit().await?;
+    let mut writers = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        let db = db.clone();
+        writers.spawn(async move {
+            for i in (c..n_raw).step_by(clients as usize) {
+                let tx = db.begin_write().await?;
+                tx.execute_raw(Statement::from_sql_and_values(
+                    db.db_backend(),
+                    "INSERT INTO bench_raw VALUES ('12.75', ?, ?, ?, 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.', 'public', ?, 3.6001, 98.4852, 'Jl. Sudirman', 'diterima', ?)",
+                    [
+                        uuid::Uuid::now_v7().to_string().into(),
+                        format!("RAW-{i:07}").into(),
+                        uuid::Uuid::nil().to_string().into(),
+                        uuid::Uuid::nil().to_string().into(),
+                        (i as i64).into(),
+                    ],
+                ))
+                .await?;
+                tx.commit().await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = writers.join_next().await {
+        r??;
     }
     let raw = rate(n_raw, t0.elapsed());
 
@@ -97,18 +109,19 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         platform::notify::NotifySettings::default(),
         Arc::new(platform::clock::SystemClock),
     )?;
+    let files = FileStore::local(&dir.join("files"))?;
     let state = AppState {
         db: db.clone(),
         cities: CityCache::default(),
         passwords: pw.clone(),
-        files: FileStore::local(&dir.join("files"))?,
+        files: files.clone(),
         settings: Arc::new(WebSettings {
             default_city: Some("12.75".into()),
             secure_cookies: false,
             ..Default::default()
         }),
         apps: Arc::new(apps.clone()),
-        notifier,
+        notifier: notifier.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -152,22 +165,70 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         "photos": [photo],
     });
     let t0 = Instant::now();
-    for _ in 0..opt.submits {
-        let r = http
-            .post(format!("{base}/api/v1/pengaduan"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await?;
-        if r.status() != reqwest::StatusCode::CREATED {
-            anyhow::bail!(
-                "submit failed: {} {}",
-                r.status(),
-                r.text().await.unwrap_or_default()
-            );
-        }
+    let mut senders = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        let (http, url, token, body) = (
+            http.clone(),
+            format!("{base}/api/v1/pengaduan"),
+            token.clone(),
+            body.clone(),
+        );
+        let n = (c..opt.submits).step_by(clients as usize).count();
+        senders.spawn(async move {
+            for _ in 0..n {
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await?;
+                if r.status() != reqwest::StatusCode::CREATED {
+                    anyhow::bail!(
+                        "submit failed: {} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    );
+                }
+                r.bytes().await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = senders.join_next().await {
+        r??;
     }
     let e2e = rate(opt.submits, t0.elapsed());
+
+    // The same submissions straight into the store, without HTTP, JSON or the token: what
+    // the database work of a complaint (its report, timeline, deadline, photo, receipt and
+    // audit rows) costs on its own.
+    let input: masyarakat::store::ReportInput = serde_json::from_value(body.clone())?;
+    let (input, citizen) = (Arc::new(input), Arc::new(citizen));
+    let t0 = Instant::now();
+    let mut direct = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        let (db, notifier, files, city, citizen, input) = (
+            db.clone(),
+            notifier.clone(),
+            files.clone(),
+            city.clone(),
+            citizen.clone(),
+            input.clone(),
+        );
+        let n = (c..opt.submits).step_by(clients as usize).count();
+        direct.spawn(async move {
+            for _ in 0..n {
+                masyarakat::store::submit(&db, &notifier, &files, &city, &citizen, &input)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("store submit failed: {e:?}"))?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = direct.join_next().await {
+        r??;
+    }
+    let store_rate = rate(opt.submits, t0.elapsed());
     println!();
     println!("| measure | figure |");
     println!("|---|---|");
@@ -176,6 +237,11 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         "| complaint submit through the HTTP JSON API (no photo upload) | {e2e:.0} complaints/s |"
     );
     println!("| ratio (target ≥ 50 %) | {:.0} % |", e2e / raw * 100.0);
+    println!(
+        "| the same complaints straight into the store (no HTTP) | {store_rate:.0} complaints/s ({:.0} % of raw) |",
+        store_rate / raw * 100.0
+    );
+    println!("| clients at once (raw writers and submitters) | {clients} |");
 
     // 3. Fill to N complaints, then time the listings.
     let have: u64 = masyarakat::store::count(&db, &city).await?;

@@ -59,6 +59,9 @@ enum Command {
         /// Complaints submitted through the HTTP API (and raw rows inserted).
         #[arg(long, default_value_t = 1000)]
         submits: u64,
+        /// Clients submitting at once (the raw rate is taken with as many writers).
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
         /// Requests timed per listing.
         #[arg(long, default_value_t = 200)]
         samples: usize,
@@ -295,12 +298,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             reports,
             submits,
+            clients,
             samples,
         } => {
             init_logs(false);
             bench::run(bench::Options {
                 reports,
                 submits,
+                clients,
                 samples,
             })
             .await?;
