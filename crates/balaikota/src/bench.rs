@@ -3,7 +3,9 @@
 //! 1. The raw SQLite rate of inserting and committing one row like a complaint, each in its own
 //!    transaction (the ceiling for anything that saves a complaint durably).
 //! 2. The end-to-end rate of submitting a complaint through the HTTP JSON API (no photo upload:
-//!    every submission refers to one photo uploaded first), and its ratio to (1).
+//!    every submission refers to one photo uploaded first), and its ratio to (1); then the same
+//!    submissions straight into the store, to tell the web layer's cost from the database's.
+//!    Both (1) and (2) run `--clients` writers at once.
 //! 3. With the table filled to `--reports` complaints: p50/p99 latency of Open311 `GET requests`
 //!    (default window, a service_code filter, a status filter) and of the staff inbox page.
 
