@@ -240,31 +240,14 @@ impl Tx {
         let mut insert = audit_entry::Entity::insert(am.reset_all()).into_query();
         insert.returning_col(audit_entry::Column::Seq);
         // The head takes the entry's number from the log itself, so the head's write goes in
-        // the same call as the entry's. (SQLite's parameters are plain `?`: in a call of several
-        // statements a numbered one would count from the first statement's.)
-        let (city_v, hash_v) = (city_code.to_string(), hash);
-        let head_write = match (head.is_some(), self.backend) {
-            (true, Backend::Postgres) => Statement::from_sql_and_values(
-                backend,
-                "UPDATE audit_heads SET last_seq = (SELECT max(seq) FROM audit_log WHERE city_code = $1), last_hash = $2, entries = entries + 1 WHERE city_code = $1",
-                [city_v.into(), hash_v.into()],
-            ),
-            (true, Backend::Sqlite) => Statement::from_sql_and_values(
-                backend,
-                "UPDATE audit_heads SET last_seq = (SELECT max(seq) FROM audit_log WHERE city_code = ?), last_hash = ?, entries = entries + 1 WHERE city_code = ?",
-                [city_v.clone().into(), hash_v.into(), city_v.into()],
-            ),
-            (false, Backend::Postgres) => Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO audit_heads (city_code, last_seq, last_hash, entries) VALUES ($1, (SELECT max(seq) FROM audit_log WHERE city_code = $1), $2, 1)",
-                [city_v.into(), hash_v.into()],
-            ),
-            (false, Backend::Sqlite) => Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO audit_heads (city_code, last_seq, last_hash, entries) VALUES (?, (SELECT max(seq) FROM audit_log WHERE city_code = ?), ?, 1)",
-                [city_v.clone().into(), city_v.into(), hash_v.into()],
-            ),
+        // the same call as the entry's.
+        let head_sql = if head.is_some() {
+            "UPDATE audit_heads SET last_seq = (SELECT max(seq) FROM audit_log WHERE city_code = $1), last_hash = $2, entries = entries + 1 WHERE city_code = $1"
+        } else {
+            "INSERT INTO audit_heads (city_code, last_seq, last_hash, entries) VALUES ($1, (SELECT max(seq) FROM audit_log WHERE city_code = $1), $2, 1)"
         };
+        let head_write =
+            crate::db::numbered(backend, head_sql, vec![city_code.into(), hash.into()]);
         let rows = self.send(vec![backend.build(&insert), head_write]).await?;
         model.seq = rows
             .last()

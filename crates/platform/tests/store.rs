@@ -664,11 +664,11 @@ db_test!(
 
 /// A scratch row for the queued-writes tests.
 fn scratch_row(db: &platform::db::Db, n: i64) -> sea_orm::Statement {
-    let sql = match db.backend() {
-        platform::db::Backend::Sqlite => "INSERT INTO scratch (city_code, n) VALUES (?, ?)",
-        platform::db::Backend::Postgres => "INSERT INTO scratch (city_code, n) VALUES ($1, $2)",
-    };
-    sea_orm::Statement::from_sql_and_values(db.db_backend(), sql, ["12.75".into(), n.into()])
+    platform::db::numbered(
+        db.db_backend(),
+        "INSERT INTO scratch (city_code, n) VALUES ($1, $2)",
+        vec!["12.75".into(), n.into()],
+    )
 }
 
 async fn scratch_ns(db: &platform::db::Db) -> Vec<i64> {

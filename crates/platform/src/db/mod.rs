@@ -365,6 +365,38 @@ pub async fn json_page<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// A statement written with PostgreSQL's numbered parameters (`$1`, `$2`, … in the order of
+/// `values`, each usable more than once), for either backend. On SQLite each `$n` becomes a
+/// plain `?` with its value repeated in place: a numbered `?n` would count from the first
+/// statement's parameters in a call of several statements ([`crate::audit::Tx::later`]).
+/// `sql` must not hold a `$` inside a string literal.
+pub fn numbered(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    if backend != DbBackend::Sqlite {
+        return Statement::from_sql_and_values(backend, sql, values);
+    }
+    let (mut out, mut used) = (String::with_capacity(sql.len()), Vec::new());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let mut digits = String::new();
+        while c == '$'
+            && let Some(d) = chars.next_if(char::is_ascii_digit)
+        {
+            digits.push(d);
+        }
+        match digits.parse::<usize>().ok().and_then(|n| n.checked_sub(1)) {
+            Some(i) => {
+                out.push('?');
+                used.push(values.get(i).cloned().unwrap_or(sea_orm::Value::Bool(None)));
+            }
+            None => {
+                out.push(c);
+                out.push_str(&digits);
+            }
+        }
+    }
+    Statement::from_sql_and_values(backend, out, used)
+}
+
 /// Tells whether a database error is a unique-constraint violation (both backends).
 pub fn is_unique_violation(e: &DbErr) -> bool {
     let s = e.to_string();
@@ -386,6 +418,20 @@ pub fn icontains<C: sea_orm::ColumnTrait>(col: C, text: &str) -> sea_orm::sea_qu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_parameters_become_plain_ones_on_sqlite() {
+        let v = |s: &str| sea_orm::Value::from(s.to_string());
+        let sql = "UPDATE t SET a = $2, b = $1 WHERE c = $1 AND d = '$'";
+        let s = numbered(DbBackend::Sqlite, sql, vec![v("x"), v("y")]);
+        assert_eq!(s.sql, "UPDATE t SET a = ?, b = ? WHERE c = ? AND d = '$'");
+        assert_eq!(s.values.map(|x| x.0), Some(vec![v("y"), v("x"), v("x")]));
+        let p = numbered(DbBackend::Postgres, sql, vec![v("x"), v("y")]);
+        assert_eq!(
+            (p.sql.as_str(), p.values.map(|x| x.0.len())),
+            (sql, Some(2))
+        );
+    }
 
     #[test]
     fn urls_parse_or_say_why_not() {
