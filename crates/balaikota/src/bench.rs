@@ -33,6 +33,29 @@ fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
+/// Runs `job(0)` … `job(n - 1)` on `clients` tasks at once and says how long all of them took.
+async fn at_once<F, Fut>(clients: u64, n: u64, job: F) -> anyhow::Result<Duration>
+where
+    F: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let t0 = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        let job = job.clone();
+        tasks.spawn(async move {
+            for i in (c..n).step_by(usize::try_from(clients).unwrap_or(1)) {
+                job(i).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(t0.elapsed())
+}
+
 fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
     v.sort();
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
@@ -77,12 +100,11 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         .await?;
     let clients = opt.clients.max(1) as u64;
     let n_raw = opt.submits;
-    let t0 = Instant::now();
-    let mut writers = tokio::task::JoinSet::new();
-    for c in 0..clients {
+    let took = at_once(clients, n_raw, {
         let db = db.clone();
-        writers.spawn(async move {
-            for i in (c..n_raw).step_by(clients as usize) {
+        move |i| {
+            let db = db.clone();
+            async move {
                 let tx = db.begin_write().await?;
                 tx.execute_raw(Statement::from_sql_and_values(
                     db.db_backend(),
@@ -97,14 +119,12 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
                 ))
                 .await?;
                 tx.commit().await?;
+                anyhow::Ok(())
             }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(r) = writers.join_next().await {
-        r??;
-    }
-    let raw = rate(n_raw, t0.elapsed());
+        }
+    })
+    .await?;
+    let raw = rate(n_raw, took);
 
     // 2. End to end through HTTP.
     let notifier = platform::notify::Notifier::new(
@@ -166,18 +186,12 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         "lat": "3.6001", "lon": "98.4852", "address": "Jl. Sudirman",
         "photos": [photo],
     });
-    let t0 = Instant::now();
-    let mut senders = tokio::task::JoinSet::new();
-    for c in 0..clients {
-        let (http, url, token, body) = (
-            http.clone(),
-            format!("{base}/api/v1/pengaduan"),
-            token.clone(),
-            body.clone(),
-        );
-        let n = (c..opt.submits).step_by(clients as usize).count();
-        senders.spawn(async move {
-            for _ in 0..n {
+    let url = format!("{base}/api/v1/pengaduan");
+    let took = at_once(clients, opt.submits, {
+        let (http, body) = (http.clone(), body.clone());
+        move |_| {
+            let (http, url, token, body) = (http.clone(), url.clone(), token.clone(), body.clone());
+            async move {
                 let r = http
                     .post(&url)
                     .bearer_auth(&token)
@@ -192,45 +206,40 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
                     );
                 }
                 r.bytes().await?;
+                anyhow::Ok(())
             }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(r) = senders.join_next().await {
-        r??;
-    }
-    let e2e = rate(opt.submits, t0.elapsed());
+        }
+    })
+    .await?;
+    let e2e = rate(opt.submits, took);
 
     // The same submissions straight into the store, without HTTP, JSON or the token: what
     // the database work of a complaint (its report, timeline, deadline, photo, receipt and
     // audit rows) costs on its own.
     let input: masyarakat::store::ReportInput = serde_json::from_value(body.clone())?;
     let (input, citizen) = (Arc::new(input), Arc::new(citizen));
-    let t0 = Instant::now();
-    let mut direct = tokio::task::JoinSet::new();
-    for c in 0..clients {
-        let (db, notifier, files, city, citizen, input) = (
-            db.clone(),
-            notifier.clone(),
-            files.clone(),
-            city.clone(),
-            citizen.clone(),
-            input.clone(),
-        );
-        let n = (c..opt.submits).step_by(clients as usize).count();
-        direct.spawn(async move {
-            for _ in 0..n {
+    let took = at_once(clients, opt.submits, {
+        let (db, notifier, files, city) =
+            (db.clone(), notifier.clone(), files.clone(), city.clone());
+        move |_| {
+            let (db, notifier, files, city, citizen, input) = (
+                db.clone(),
+                notifier.clone(),
+                files.clone(),
+                city.clone(),
+                citizen.clone(),
+                input.clone(),
+            );
+            async move {
                 masyarakat::store::submit(&db, &notifier, &files, &city, &citizen, &input)
                     .await
                     .map_err(|e| anyhow::anyhow!("store submit failed: {e:?}"))?;
+                anyhow::Ok(())
             }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(r) = direct.join_next().await {
-        r??;
-    }
-    let store_rate = rate(opt.submits, t0.elapsed());
+        }
+    })
+    .await?;
+    let store_rate = rate(opt.submits, took);
     println!();
     println!("| measure | figure |");
     println!("|---|---|");

@@ -137,6 +137,14 @@ impl Tx {
             .push(stmt);
     }
 
+    /// Queues the insert of a new row ([`Tx::later`]).
+    pub fn insert_later<A: ActiveModelTrait>(&self, row: A) {
+        self.later(QueryTrait::build(
+            &A::Entity::insert(row),
+            self.inner.get_database_backend(),
+        ));
+    }
+
     /// Sends the queued writes, then `tail`; returns the rows the statements return. On
     /// SQLite they go as one multi-statement call (its driver binds each statement's
     /// parameters in turn); PostgreSQL takes one statement per call.

@@ -515,10 +515,7 @@ pub async fn start(tx: &Tx, city: &City, now: DateTime<Utc>, d: NewDeadline) -> 
     };
     refresh(&mut am, &c, &policy, &cal, now, &BTreeSet::new());
     // A new clock is read back only by later transactions: it goes with the queued writes.
-    tx.later(sea_orm::QueryTrait::build(
-        &sla_clock::Entity::insert(am),
-        tx.get_database_backend(),
-    ));
+    tx.insert_later(am);
     Ok(id)
 }
 

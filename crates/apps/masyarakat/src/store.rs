@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TryIntoModel,
+    QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -852,10 +852,7 @@ async fn add_event(
         internal: Set(internal),
     };
     // A timeline line is read only by later transactions: it goes with the queued writes.
-    tx.later(QueryTrait::build(
-        &event::Entity::insert(line),
-        tx.get_database_backend(),
-    ));
+    tx.insert_later(line);
     Ok(())
 }
 
@@ -1030,10 +1027,7 @@ async fn file_new(
         closed_us: Set(None),
     };
     // The new row goes with the transaction's queued writes; the answer is what was written.
-    tx.later(QueryTrait::build(
-        &report::Entity::insert(filed.clone()),
-        tx.get_database_backend(),
-    ));
+    tx.insert_later(filed.clone());
     let filed = filed.try_into_model()?;
     add_event(
         tx,
@@ -1110,10 +1104,7 @@ pub async fn submit(
             kind: Set("before".into()),
             sort: Set(i32::try_from(i).unwrap_or(0)),
         };
-        tx.later(QueryTrait::build(
-            &photo::Entity::insert(row),
-            tx.get_database_backend(),
-        ));
+        tx.insert_later(row);
     }
     let cat = c.category.clone();
     let code_v = code.clone();

@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a SQLite writer waits for its turn before giving up with an error.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
 use crate::events::{EventBus, PG_CHANNEL};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
+
+/// How long a SQLite writer waits for its turn before giving up with an error.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the data lives, parsed from a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
