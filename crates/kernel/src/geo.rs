@@ -151,6 +151,47 @@ pub fn distance_m(a: LatLon, b: LatLon) -> f64 {
     2.0 * r * h.sqrt().asin()
 }
 
+/// Grid cells per degree: a cell is 0.005° (about 555 m) on a side, larger than the radius of
+/// most lookups, so a point's neighbours lie in its own cell and the ones next to it.
+pub const CELLS_PER_DEGREE: f64 = 200.0;
+
+/// How far apart the rows of cells are in a cell number (more than the columns there are).
+const CELL_ROW: i64 = 100_000;
+
+/// A lookup that would need more cells than this reads without the grid.
+const MAX_CELLS: usize = 400;
+
+fn cell_index(degrees: f64, offset: f64) -> i64 {
+    // The same arithmetic as the migration's SQL backfill: floor((deg + offset) * 200).
+    ((degrees + offset) * CELLS_PER_DEGREE).floor() as i64
+}
+
+/// The grid cell of a point: a number that an index can find the neighbours of a place by,
+/// portable to any database (no spatial extension). Rows of cells run along latitude.
+pub fn cell_of((lat, lon): LatLon) -> i64 {
+    cell_index(lat, 90.0) * CELL_ROW + cell_index(lon, 180.0)
+}
+
+/// The cells that hold every point within `radius_m` metres of `at` (its bounding box), or
+/// `None` when there would be too many to list (a lookup that wide reads without the grid).
+pub fn cells_around((lat, lon): LatLon, radius_m: f64) -> Option<Vec<i64>> {
+    if !(lat.is_finite() && lon.is_finite() && radius_m.is_finite()) || radius_m < 0.0 {
+        return None;
+    }
+    let dlat = radius_m / 111_000.0;
+    let dlon = radius_m / (111_000.0 * lat.to_radians().cos().abs().max(0.01));
+    let rows = cell_index(lat - dlat, 90.0)..=cell_index(lat + dlat, 90.0);
+    let cols = cell_index(lon - dlon, 180.0)..=cell_index(lon + dlon, 180.0);
+    let count = (rows.end() - rows.start() + 1) * (cols.end() - cols.start() + 1);
+    if usize::try_from(count).map_or(true, |n| n > MAX_CELLS) {
+        return None;
+    }
+    Some(
+        rows.flat_map(|r| cols.clone().map(move |c| r * CELL_ROW + c))
+            .collect(),
+    )
+}
+
 /// How a place was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Found {
@@ -192,6 +233,41 @@ pub fn locate<'a>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_point_within_the_radius_lies_in_a_listed_cell() {
+        // Around Binjai, at a cell corner, and far south: walk a ring of points at the radius.
+        for (at, radius) in [
+            ((3.6001, 98.4852), 400.0),
+            ((3.6, 98.49), 150.0),
+            ((-10.9, 122.0), 5000.0),
+        ] {
+            let cells = cells_around(at, radius).expect("a few cells");
+            assert!(cells.contains(&cell_of(at)));
+            for step in 0..72 {
+                let a = f64::from(step) * 5.0_f64.to_radians();
+                let dlat = radius * 0.99 / 111_000.0 * a.cos();
+                let dlon = radius * 0.99 / (111_000.0 * at.0.to_radians().cos()) * a.sin();
+                let p = (at.0 + dlat, at.1 + dlon);
+                assert!(distance_m(at, p) <= radius);
+                assert!(cells.contains(&cell_of(p)), "{p:?} around {at:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn cells_split_the_map_into_squares_of_0_005_degrees() {
+        assert_eq!(cell_of((3.6001, 98.4852)), 18720 * 100_000 + 55697);
+        assert_eq!(cell_of((3.6001, 98.4852)), cell_of((3.6049, 98.4899)));
+        assert_ne!(cell_of((3.6001, 98.4852)), cell_of((3.6051, 98.4852)));
+        assert_ne!(cell_of((3.6001, 98.4852)), cell_of((3.6001, 98.4801)));
+        // South and west of zero still floor, not truncate.
+        assert_eq!(cell_of((-0.001, -0.001)), 17999 * 100_000 + 35999);
+        // A small radius needs at most four cells, a city-wide one is refused.
+        assert!(cells_around((3.6001, 98.4852), 400.0).expect("cells").len() <= 4);
+        assert_eq!(cells_around((3.6, 98.5), 200_000.0), None);
+        assert_eq!(cells_around((f64::NAN, 98.5), 100.0), None);
+    }
 
     fn square(lat: f64, lon: f64, size: f64) -> Value {
         json!([[

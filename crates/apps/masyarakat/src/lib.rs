@@ -175,6 +175,39 @@ pub fn migrations() -> Vec<Migration> {
                 )]
             },
         },
+        Migration {
+            // Reports near a place (the kelurahan of a GPS point, "Saya juga") are found by grid
+            // cell, not by reading every report of the city. The backfill floors portably:
+            // SQLite's CAST truncates, PostgreSQL's rounds.
+            id: "masyarakat.0005_report_cell",
+            steps: |_| {
+                let floor = |x: &str| {
+                    format!(
+                        "(CAST({x} AS BIGINT) - CASE WHEN CAST({x} AS BIGINT) > {x} THEN 1 ELSE 0 END)"
+                    )
+                };
+                vec![
+                    Step::AddColumn {
+                        table: "mas_reports",
+                        column: "cell",
+                        definition: "BIGINT",
+                    },
+                    Step::Sql(format!(
+                        "UPDATE mas_reports SET cell = {} * 100000 + {} WHERE lat IS NOT NULL AND lon IS NOT NULL",
+                        floor("((lat + 90.0) * 200.0)"),
+                        floor("((lon + 180.0) * 200.0)"),
+                    )),
+                    // With the kelurahan's source: a GPS point's kelurahan is looked up among
+                    // the reports a person labelled, however many others share the cell.
+                    index(
+                        "mas_reports_cell",
+                        "mas_reports",
+                        &["city_code", "cell", "kelurahan_source"],
+                        false,
+                    ),
+                ]
+            },
+        },
     ]
 }
 

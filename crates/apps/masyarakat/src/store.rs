@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
+    QueryFilter, QueryOrder, QuerySelect, Select, TryIntoModel,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -712,11 +712,20 @@ pub async fn derive_kelurahan(
     city: &City,
     (lat, lon): (f64, f64),
 ) -> AppResult<Option<(String, &'static str)>> {
+    let source = |found| match found {
+        kernel::geo::Found::Boundary => "boundary",
+        kernel::geo::Found::Nearest(_) => "nearest",
+    };
+    // A boundary answers without reading any report.
+    if let Some((k, found @ kernel::geo::Found::Boundary)) =
+        platform::places::locate(db, city, (lat, lon), &[]).await?
+    {
+        return Ok(Some((k, source(found))));
+    }
     let d = platform::places::NEAREST_MAX_M;
     let dlat = d / 111_000.0;
     let dlon = d / (111_000.0 * lat.to_radians().cos().abs().max(0.01));
-    let labelled: Vec<(String, (f64, f64))> = report::Entity::find()
-        .filter(report::Column::CityCode.eq(&city.code))
+    let labelled: Vec<(String, (f64, f64))> = near(report::Entity::find(), city, (lat, lon), d)
         .filter(report::Column::KelurahanSource.is_in(["reporter", "staff"]))
         .filter(report::Column::Lat.between(lat - dlat, lat + dlat))
         .filter(report::Column::Lon.between(lon - dlon, lon + dlon))
@@ -733,15 +742,22 @@ pub async fn derive_kelurahan(
         .collect();
     Ok(platform::places::locate(db, city, (lat, lon), &labelled)
         .await?
-        .map(|(k, found)| {
-            (
-                k,
-                match found {
-                    kernel::geo::Found::Boundary => "boundary",
-                    kernel::geo::Found::Nearest(_) => "nearest",
-                },
-            )
-        }))
+        .map(|(k, found)| (k, source(found))))
+}
+
+/// The city's reports in the grid cells within `radius_m` of a point (all the city's when the
+/// radius spans too many cells); the caller still filters by the exact box or distance.
+fn near(
+    q: Select<report::Entity>,
+    city: &City,
+    at: (f64, f64),
+    radius_m: f64,
+) -> Select<report::Entity> {
+    let q = q.filter(report::Column::CityCode.eq(&city.code));
+    match kernel::geo::cells_around(at, radius_m) {
+        Some(cells) => q.filter(report::Column::Cell.is_in(cells)),
+        None => q,
+    }
 }
 
 /// The agency a new report is suggested for: the category's, else the kelurahan's office.
@@ -997,6 +1013,7 @@ async fn file_new(
         reporter_id: Set(f.reporter_id),
         lat: Set(f.lat),
         lon: Set(f.lon),
+        cell: Set(f.lat.zip(f.lon).map(kernel::geo::cell_of)),
         kelurahan_code: Set(f.kelurahan),
         kelurahan_source: Set(f.kelurahan_source.into()),
         address: Set(f.address),
@@ -2226,8 +2243,7 @@ pub async fn nearby(
         .filter(|x| !x.is_closed())
         .map(|x| x.code())
         .collect();
-    let rows = report::Entity::find()
-        .filter(report::Column::CityCode.eq(&city.code))
+    let rows = near(report::Entity::find(), city, (lat, lon), radius)
         .filter(report::Column::CategoryId.eq(cat.id))
         .filter(report::Column::CreatedUs.gte(since))
         .filter(report::Column::State.is_in(open))

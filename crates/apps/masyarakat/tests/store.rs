@@ -1744,3 +1744,122 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    reports_near_a_place_are_found_across_grid_cells_and_old_rows_get_their_cell,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let at = |lat: &str, lon: &str, privacy: &str, p| ReportInput {
+            lat: lat.into(),
+            lon: lon.into(),
+            privacy: privacy.into(),
+            ..report_input(p)
+        };
+        // Just south-west of a cell corner (3.6, 98.5); asked from just north-east of it, ~80 m.
+        let p = photo(&w, t, &w.citizen).await;
+        let sw = store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &at("3.5999", "98.4999", "public", p),
+        )
+        .await
+        .unwrap();
+        let p = photo(&w, t, &w.citizen).await;
+        store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &at("3.5999", "98.4999", "confidential", p),
+        )
+        .await
+        .unwrap();
+        let p = photo(&w, t, &w.citizen).await;
+        store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &at("3.6045", "98.5004", "public", p),
+        )
+        .await
+        .unwrap();
+        let ne = (3.6004, 98.5004);
+        assert_ne!(
+            kernel::geo::cell_of(ne),
+            kernel::geo::cell_of((3.5999, 98.4999))
+        );
+        let offered = |not_by: Option<uuid::Uuid>, category: &'static str| {
+            let (db, city, now) = (&t.db, &w.city, w.n.now());
+            async move {
+                store::nearby(db, city, category, ne, not_by, now)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|n| (n.code, n.distance_m))
+                    .collect::<Vec<_>>()
+            }
+        };
+        // Only the public one in the radius (150 m): not the confidential one, not the one 460 m
+        // north, not another category's, not to its own reporter.
+        let found = offered(Some(w.neighbour.id), "lampu-jalan").await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, sw.code);
+        assert!((70..=90).contains(&found[0].1), "{found:?}");
+        store::create_category(
+            &t.db,
+            &w.city,
+            &Actor::cli(),
+            &CategoryInput {
+                code: "sampah".into(),
+                name_id: "Sampah".into(),
+                name_en: "Rubbish".into(),
+                agency_id: Some(w.pupr),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert!(offered(Some(w.neighbour.id), "sampah").await.is_empty());
+        assert!(offered(Some(w.citizen.id), "lampu-jalan").await.is_empty());
+        // A database from before the grid: the migration gives every located report its cell
+        // (flooring alike on both backends), and the lookups find them again.
+        use masyarakat::entity::report;
+        use sea_orm::{ConnectionTrait, EntityTrait};
+        t.db.conn()
+            .execute_unprepared("UPDATE mas_reports SET cell = NULL")
+            .await
+            .unwrap();
+        assert!(
+            offered(Some(w.neighbour.id), "lampu-jalan")
+                .await
+                .is_empty()
+        );
+        let schema = sea_orm::Schema::new(t.db.db_backend());
+        let migration = masyarakat::migrations()
+            .into_iter()
+            .find(|m| m.id == "masyarakat.0005_report_cell")
+            .unwrap();
+        for step in (migration.steps)(&schema) {
+            if let platform::db::migrate::Step::Sql(sql) = step {
+                t.db.conn().execute_unprepared(&sql).await.unwrap();
+            }
+        }
+        let rows = report::Entity::find().all(t.db.conn()).await.unwrap();
+        assert_eq!(rows.len(), 3);
+        for r in rows {
+            assert_eq!(
+                r.cell,
+                r.lat.zip(r.lon).map(kernel::geo::cell_of),
+                "{}",
+                r.code
+            );
+        }
+        assert_eq!(offered(Some(w.neighbour.id), "lampu-jalan").await.len(), 1);
+    }
+);

@@ -17,6 +17,9 @@ pub struct Model {
     pub reporter_id: Uuid,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
+    /// The grid cell of the location (`kernel::geo::cell_of`), so that reports near a place are
+    /// found through an index, however many the city has.
+    pub cell: Option<i64>,
     pub kelurahan_code: Option<String>,
     /// Who named the kelurahan: `reporter`, `boundary` (inside an imported boundary), `nearest`
     /// (the nearest known place: an estimate), or empty.
