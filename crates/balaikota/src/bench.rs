@@ -266,12 +266,14 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         "| complaints loaded | {filled} (in {:.0} s) |",
         t0.elapsed().as_secs_f64()
     );
-    // Submitting must not slow down as complaints accumulate (nothing reads the whole table).
-    let took = at_once(clients, opt.submits, post_one).await?;
-    println!(
-        "| complaint submit through the HTTP JSON API, with the complaints loaded | {:.0} complaints/s |",
-        rate(opt.submits, took)
-    );
+    // Submitting must not slow down with the table's size (nothing reads the whole table).
+    if filled > have {
+        let took = at_once(clients, opt.submits, post_one).await?;
+        println!(
+            "| complaint submit through the HTTP JSON API, with the complaints loaded | {:.0} complaints/s |",
+            rate(opt.submits, took)
+        );
+    }
     // The operator's session for the staff inbox.
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let staff = reqwest::Client::builder()

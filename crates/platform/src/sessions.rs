@@ -5,7 +5,8 @@ use base64::Engine;
 use chrono::{Duration, Utc};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, JoinType, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -49,8 +50,17 @@ pub async fn create(db: &Db, city: &City, acc: &Account) -> AppResult<String> {
 }
 
 /// The account behind a session cookie, if the session is alive and belongs to this city.
+/// The session and its account are read together (one query on every page).
 pub async fn lookup(db: &Db, city: &City, token: &str) -> AppResult<Option<Account>> {
-    let Some(s) = session::Entity::find_by_id(sha256_hex(token))
+    let Some((s, acc)) = session::Entity::find_by_id(sha256_hex(token))
+        .join(
+            JoinType::LeftJoin,
+            session::Entity::belongs_to(account::Entity)
+                .from((session::Column::AccountCity, session::Column::AccountId))
+                .to((account::Column::CityCode, account::Column::Id))
+                .into(),
+        )
+        .select_also(account::Entity)
         .one(db.conn())
         .await?
     else {
@@ -59,9 +69,6 @@ pub async fn lookup(db: &Db, city: &City, token: &str) -> AppResult<Option<Accou
     if s.expires_at < Utc::now() || s.city_code != city.code {
         return Ok(None);
     }
-    let acc = account::Entity::find_by_id((s.account_city, s.account_id))
-        .one(db.conn())
-        .await?;
     Ok(acc.filter(|a| a.active).map(Account::from))
 }
 
@@ -195,9 +202,18 @@ pub async fn revoke_token(db: &Db, city: &City, acc: &Account, id: Uuid) -> AppR
 }
 
 /// The account behind a bearer token, if the token is live and of this city.
+/// The token and its account are read together (one query on every API call).
 pub async fn lookup_token(db: &Db, city: &City, secret: &str) -> AppResult<Option<Account>> {
-    let Some(t) = api_token::Entity::find()
+    let Some((t, acc)) = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(sha256_hex(secret)))
+        .join(
+            JoinType::LeftJoin,
+            api_token::Entity::belongs_to(account::Entity)
+                .from(api_token::Column::AccountId)
+                .to(account::Column::Id)
+                .into(),
+        )
+        .select_also(account::Entity)
         .one(db.conn())
         .await?
     else {
@@ -206,10 +222,7 @@ pub async fn lookup_token(db: &Db, city: &City, secret: &str) -> AppResult<Optio
     if t.revoked_at.is_some() || t.city_code != city.code {
         return Ok(None);
     }
-    let acc = account::Entity::find()
-        .filter(account::Column::Id.eq(t.account_id))
-        .one(db.conn())
-        .await?
+    let acc = acc
         .filter(|a| a.active && city.admits_account_of(&a.city_code))
         .map(Account::from);
     // "Last used" to the minute: a token in steady use is not written on every call.

@@ -592,12 +592,27 @@ db_test!(api_tokens_and_sessions, async |t: &TestDb| {
     let s = platform::sessions::create(&t.db, &binjai, &acc)
         .await
         .expect("session");
-    assert!(
+    assert_eq!(
         platform::sessions::lookup(&t.db, &binjai, &s)
             .await
             .expect("l")
-            .is_some()
+            .map(|a| a.id),
+        Some(acc.id)
     );
+    for unknown in ["", "bukan-sesi"] {
+        assert!(
+            platform::sessions::lookup(&t.db, &binjai, unknown)
+                .await
+                .expect("l")
+                .is_none()
+        );
+        assert!(
+            platform::sessions::lookup_token(&t.db, &binjai, unknown)
+                .await
+                .expect("l")
+                .is_none()
+        );
+    }
     assert!(
         platform::sessions::lookup(&t.db, &palu, &s)
             .await
