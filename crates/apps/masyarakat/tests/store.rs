@@ -1749,46 +1749,22 @@ db_test!(
     reports_near_a_place_are_found_across_grid_cells_and_old_rows_get_their_cell,
     async |t: &TestDb| {
         let w = world(t).await;
-        let at = |lat: &str, lon: &str, privacy: &str, p| ReportInput {
-            lat: lat.into(),
-            lon: lon.into(),
-            privacy: privacy.into(),
-            ..report_input(p)
+        let file = async |lat: &str, lon: &str, privacy: &str| {
+            let p = photo(&w, t, &w.citizen).await;
+            let input = ReportInput {
+                lat: lat.into(),
+                lon: lon.into(),
+                privacy: privacy.into(),
+                ..report_input(p)
+            };
+            store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &input)
+                .await
+                .unwrap()
         };
         // Just south-west of a cell corner (3.6, 98.5); asked from just north-east of it, ~80 m.
-        let p = photo(&w, t, &w.citizen).await;
-        let sw = store::submit(
-            &t.db,
-            &w.n,
-            &w.files,
-            &w.city,
-            &w.citizen,
-            &at("3.5999", "98.4999", "public", p),
-        )
-        .await
-        .unwrap();
-        let p = photo(&w, t, &w.citizen).await;
-        store::submit(
-            &t.db,
-            &w.n,
-            &w.files,
-            &w.city,
-            &w.citizen,
-            &at("3.5999", "98.4999", "confidential", p),
-        )
-        .await
-        .unwrap();
-        let p = photo(&w, t, &w.citizen).await;
-        store::submit(
-            &t.db,
-            &w.n,
-            &w.files,
-            &w.city,
-            &w.citizen,
-            &at("3.6045", "98.5004", "public", p),
-        )
-        .await
-        .unwrap();
+        let sw = file("3.5999", "98.4999", "public").await;
+        file("3.5999", "98.4999", "confidential").await;
+        file("3.6045", "98.5004", "public").await;
         let ne = (3.6004, 98.5004);
         assert_ne!(
             kernel::geo::cell_of(ne),
