@@ -96,6 +96,10 @@ pub struct Tx {
     db_id: String,
     /// Writes queued by [`Tx::later`], not yet sent.
     queued: std::sync::Mutex<Vec<Statement>>,
+    /// A city's chain head as this transaction last read or wrote it (`None` inside: the city
+    /// has no chain yet), so the next entry need not read it again. Only kept while this
+    /// transaction holds the lock that serialises appends (see [`Tx::audit`]).
+    known_head: std::sync::Mutex<Option<(String, Option<String>)>>,
 }
 
 impl Deref for Tx {
@@ -116,6 +120,7 @@ impl Db {
             pending: vec![],
             db_id: self.id().to_string(),
             queued: Default::default(),
+            known_head: Default::default(),
         })
     }
 }
@@ -182,6 +187,40 @@ impl Tx {
         }
     }
 
+    /// Runs `stmt`, a statement that returns rows (an upsert with `RETURNING`, say), after the
+    /// queued writes, and returns its rows. On SQLite the city's chain head is read in the
+    /// same call, for this transaction's next audit entry: one trip instead of two. (SQLite's
+    /// write lock is held since `BEGIN IMMEDIATE`, so the head cannot move in between; on
+    /// PostgreSQL the head is read under the city's lock when the entry is written.)
+    pub async fn query_with_head(
+        &self,
+        city_code: &str,
+        stmt: Statement,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        if self.backend != Backend::Sqlite {
+            return self.send(vec![stmt]).await;
+        }
+        let head = Statement::from_sql_and_values(
+            self.inner.get_database_backend(),
+            "SELECT last_hash AS audit_head_hash FROM audit_heads WHERE city_code = ?",
+            [city_code.into()],
+        );
+        let (heads, rows): (Vec<_>, Vec<_>) = self
+            .send(vec![stmt, head])
+            .await?
+            .into_iter()
+            .partition(|r| r.try_get::<String>("", "audit_head_hash").is_ok());
+        let hash = match heads.first() {
+            Some(r) => Some(r.try_get::<String>("", "audit_head_hash")?),
+            None => None,
+        };
+        *self
+            .known_head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((city_code.into(), hash));
+        Ok(rows)
+    }
+
     /// Appends an audit entry to the city's chain, inside this transaction, sending the queued
     /// writes with it.
     pub async fn audit(
@@ -191,25 +230,37 @@ impl Tx {
         change: Change<'_>,
     ) -> Result<AuditRecord, DbErr> {
         let backend = self.inner.get_database_backend();
-        // Serialise appends per city: an advisory lock on PostgreSQL (SQLite's write lock is
-        // already held since BEGIN IMMEDIATE).
-        if self.backend == Backend::Postgres {
-            self.inner
-                .execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    "SELECT pg_advisory_xact_lock(hashtext($1))",
-                    [format!("audit:{city_code}").into()],
-                ))
-                .await?;
-        }
-        let head = audit_head::Entity::find_by_id(city_code.to_string())
-            .lock(LockType::Update)
-            .one(&*self.inner)
-            .await?;
-        let prev_hash = head
-            .as_ref()
-            .map(|h| h.last_hash.clone())
-            .unwrap_or_else(|| GENESIS.to_string());
+        let known = self
+            .known_head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .filter(|(c, _)| c == city_code)
+            .map(|(_, h)| h);
+        let head_hash = match known {
+            Some(h) => h,
+            None => {
+                // Serialise appends per city: an advisory lock on PostgreSQL, held to the end
+                // of the transaction (SQLite's write lock is already held since BEGIN
+                // IMMEDIATE).
+                if self.backend == Backend::Postgres {
+                    self.inner
+                        .execute_raw(Statement::from_sql_and_values(
+                            backend,
+                            "SELECT pg_advisory_xact_lock(hashtext($1))",
+                            [format!("audit:{city_code}").into()],
+                        ))
+                        .await?;
+                }
+                audit_head::Entity::find_by_id(city_code.to_string())
+                    .lock(LockType::Update)
+                    .one(&*self.inner)
+                    .await?
+                    .map(|h| h.last_hash)
+            }
+        };
+        let has_head = head_hash.is_some();
+        let prev_hash = head_hash.unwrap_or_else(|| GENESIS.to_string());
         let at = Utc::now();
         let at_us = at.timestamp_micros();
         let id = kernel::ids::new_id();
@@ -249,14 +300,23 @@ impl Tx {
         insert.returning_col(audit_entry::Column::Seq);
         // The head takes the entry's number from the log itself, so the head's write goes in
         // the same call as the entry's.
-        let head_sql = if head.is_some() {
+        let head_sql = if has_head {
             "UPDATE audit_heads SET last_seq = (SELECT max(seq) FROM audit_log WHERE city_code = $1), last_hash = $2, entries = entries + 1 WHERE city_code = $1"
         } else {
             "INSERT INTO audit_heads (city_code, last_seq, last_hash, entries) VALUES ($1, (SELECT max(seq) FROM audit_log WHERE city_code = $1), $2, 1)"
         };
-        let head_write =
-            crate::db::numbered(backend, head_sql, vec![city_code.into(), hash.into()]);
+        let head_write = crate::db::numbered(
+            backend,
+            head_sql,
+            vec![city_code.into(), hash.clone().into()],
+        );
         let rows = self.send(vec![backend.build(&insert), head_write]).await?;
+        // The head is now this entry, and stays so under the lock until the transaction ends.
+        *self
+            .known_head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((city_code.to_string(), Some(hash)));
         model.seq = rows
             .last()
             .ok_or_else(|| DbErr::Custom("the audit entry came back without its number".into()))?

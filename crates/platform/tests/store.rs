@@ -763,13 +763,52 @@ db_test!(
         assert!(tx.commit().await.is_err());
         assert_eq!(scratch_ns(&t.db).await, vec![1, 2, 3, 4]);
 
-        // Writers at once take turns: every one lands and the chain stays whole.
+        // A read that brings the chain's head along (`query_with_head`): for a city without a
+        // chain yet, then two entries of that city (the second from the head the first wrote)
+        // and one of another city; the chains verify.
+        let returning = |n: i64| {
+            platform::db::numbered(
+                t.db.db_backend(),
+                "INSERT INTO scratch (city_code, n) VALUES ('12.75', $1) RETURNING n",
+                vec![n.into()],
+            )
+        };
+        let mut tx = t.db.tx().await.expect("tx");
+        tx.later(scratch_row(&t.db, 8));
+        let rows = tx
+            .query_with_head("99.99", returning(9))
+            .await
+            .expect("read with head");
+        assert_eq!(
+            rows.iter()
+                .map(|r| r.try_get::<i64>("", "n").expect("n"))
+                .collect::<Vec<_>>(),
+            vec![9]
+        );
+        for (city, id) in [("99.99", "x"), ("99.99", "y"), ("12.75", "z")] {
+            tx.audit(city, &Actor::cli(), change(id))
+                .await
+                .expect("audit");
+        }
+        tx.commit().await.expect("commit");
+        assert_eq!(scratch_ns(&t.db).await, vec![1, 2, 3, 4, 8, 9]);
+        let v = audit::verify(&t.db).await.expect("verify");
+        assert_eq!((v.failure, v.entries), (None, before + 2 + 3));
+
+        // Writers at once take turns (half of them reading the head ahead): every one lands
+        // and the chain stays whole.
         let mut all = tokio::task::JoinSet::new();
         for n in 10..26 {
             let (db, code) = (t.db.clone(), binjai.code.clone());
             all.spawn(async move {
                 let mut tx = db.tx().await.expect("tx");
-                tx.later(scratch_row(&db, n));
+                if n % 2 == 0 {
+                    tx.query_with_head(&code, scratch_row(&db, n))
+                        .await
+                        .expect("read with head");
+                } else {
+                    tx.later(scratch_row(&db, n));
+                }
                 tx.audit(&code, &Actor::cli(), change(&n.to_string()))
                     .await
                     .expect("audit");
@@ -779,8 +818,8 @@ db_test!(
         while let Some(r) = all.join_next().await {
             r.expect("writer");
         }
-        assert_eq!(scratch_ns(&t.db).await.len(), 4 + 16);
+        assert_eq!(scratch_ns(&t.db).await.len(), 6 + 16);
         let v = audit::verify(&t.db).await.expect("verify");
-        assert_eq!((v.failure, v.entries), (None, before + 2 + 16));
+        assert_eq!((v.failure, v.entries), (None, before + 2 + 3 + 16));
     }
 );

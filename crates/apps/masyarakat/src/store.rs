@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, TryIntoModel,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, TryIntoModel,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -781,8 +781,9 @@ pub async fn suggest_agency<C: ConnectionTrait>(
 }
 
 async fn next_code(tx: &Tx, city: &City, year: i32) -> AppResult<String> {
-    // One statement: the year's counter is created at 1 or moved up by one, and read back.
-    let m = counter::Entity::insert(counter::ActiveModel {
+    // One statement: the year's counter is created at 1 or moved up by one, and read back (with
+    // the audit chain's head, which the submission's entry needs next).
+    let mut upsert = counter::Entity::insert(counter::ActiveModel {
         city_code: Set(city.code.clone()),
         year: Set(year),
         last: Set(1),
@@ -798,9 +799,16 @@ async fn next_code(tx: &Tx, city: &City, year: i32) -> AppResult<String> {
             )
             .to_owned(),
     )
-    .exec_with_returning(&**tx)
-    .await?;
-    Ok(domain::ticket_code(year, m.last))
+    .into_query();
+    upsert.returning_col(counter::Column::Last);
+    let rows = tx
+        .query_with_head(&city.code, tx.get_database_backend().build(&upsert))
+        .await?;
+    let last: i64 = rows
+        .first()
+        .ok_or_else(|| sea_orm::DbErr::Custom("the ticket counter came back empty".into()))?
+        .try_get("", "last")?;
+    Ok(domain::ticket_code(year, last))
 }
 
 /// Records a supporter of a report once (1 when new, 0 when they already were one).
