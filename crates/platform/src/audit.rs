@@ -136,10 +136,7 @@ impl Tx {
     /// entry or at commit: on SQLite in one call, one trip to the connection's thread instead
     /// of one each. A read through this transaction does not see a queued write before then.
     pub fn later(&self, stmt: Statement) {
-        self.queued
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(stmt);
+        held(&self.queued).push(stmt);
     }
 
     /// Queues the insert of a new row ([`Tx::later`]).
@@ -154,12 +151,7 @@ impl Tx {
     /// SQLite they go as one multi-statement call (its driver binds each statement's
     /// parameters in turn); PostgreSQL takes one statement per call.
     async fn send(&self, tail: Vec<Statement>) -> Result<Vec<QueryResult>, DbErr> {
-        let mut all = std::mem::take(
-            &mut *self
-                .queued
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+        let mut all = std::mem::take(&mut *held(&self.queued));
         all.extend(tail);
         match self.backend {
             Backend::Sqlite if all.len() > 1 => {
@@ -214,10 +206,7 @@ impl Tx {
             Some(r) => Some(r.try_get::<String>("", "audit_head_hash")?),
             None => None,
         };
-        *self
-            .known_head
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((city_code.into(), hash));
+        *held(&self.known_head) = Some((city_code.into(), hash));
         Ok(rows)
     }
 
@@ -230,10 +219,7 @@ impl Tx {
         change: Change<'_>,
     ) -> Result<AuditRecord, DbErr> {
         let backend = self.inner.get_database_backend();
-        let known = self
-            .known_head
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let known = held(&self.known_head)
             .take()
             .filter(|(c, _)| c == city_code)
             .map(|(_, h)| h);
@@ -312,11 +298,7 @@ impl Tx {
         );
         let rows = self.send(vec![backend.build(&insert), head_write]).await?;
         // The head is now this entry, and stays so under the lock until the transaction ends.
-        *self
-            .known_head
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((city_code.to_string(), Some(hash)));
+        *held(&self.known_head) = Some((city_code.to_string(), Some(hash)));
         model.seq = rows
             .last()
             .ok_or_else(|| DbErr::Custom("the audit entry came back without its number".into()))?
@@ -363,6 +345,12 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), DbErr> {
         self.inner.rollback().await
     }
+}
+
+/// A transaction's own state behind a mutex (only ever locked briefly, never across an await;
+/// a poisoned lock still holds usable data).
+fn held<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// `agency Dinas Sosial (01a209b6…)`: the subject with the name recorded in the entry, when it
