@@ -7,7 +7,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { BASE, VIEWPORTS, launch, shot } from './helpers.js';
+import { BASE, VIEWPORTS, launch, shot, freshNik } from './helpers.js';
 
 const phone = VIEWPORTS.find((v) => v.name === 'phone');
 let browser;
@@ -159,5 +159,47 @@ test('phone: the public map and statistics, and a bulk disposition by the verifi
   await op.waitForSelector('.map path.leaflet-interactive');
   await shot(op, 'phone-inbox-map');
   assert.ok(second);
+  await ctx.close();
+});
+
+test('phone: a neighbour is offered the open report nearby and supports it ("Saya juga")', async () => {
+  // A resident reports a blocked drain by tapping the map.
+  let { ctx, page } = await login('1275021508900001');
+  await page.goto(`${BASE}/lapor`);
+  await page.selectOption('#category', 'drainase');
+  await page.fill('#description', 'Parit di ujung gang tersumbat sampah, air meluap ke jalan.');
+  await page.setInputFiles('#photo', photo);
+  await page.click('#location .map', { position: { x: 250, y: 200 } });
+  await page.click('button[type=submit].primary');
+  await page.waitForURL(/\/pengaduan\/ADU-\d{4}-\d{6}/);
+  const code = page.url().match(/ADU-\d{4}-\d{6}/)[0];
+  await ctx.close();
+
+  // A neighbour, newly registered, starts a report of the same kind at the same spot.
+  ctx = await browser.newContext({ ...phone, locale: 'id-ID' });
+  page = await ctx.newPage();
+  const nik = freshNik();
+  await page.goto(`${BASE}/daftar`);
+  await page.fill('#nik', nik);
+  await page.fill('#full_name', 'Rina Tetangga');
+  await page.fill('#email', `rina.${nik}@contoh.id`);
+  await page.fill('#password', 'rahasia-123');
+  await page.fill('#password_confirm', 'rahasia-123');
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/\?pesan=/);
+  await page.goto(`${BASE}/lapor`);
+  await page.selectOption('#category', 'drainase');
+  await page.click('#location .map', { position: { x: 250, y: 200 } });
+  // The open report is offered, with its distance, before anything is typed.
+  await page.waitForSelector('#nearby:not([hidden])');
+  const offer = await page.textContent('#nearby');
+  assert.match(offer, /Sudah ada laporan serupa di dekat sini/);
+  assert.match(offer, new RegExp(`\\(\\d+ m, ${code}\\)`));
+  await shot(page, 'phone-report-nearby');
+  await page.click(`#nearby form[action$="/${code}/dukung"] button`);
+  await page.waitForURL(new RegExp(`/pengaduan/${code}`));
+  const main = await page.textContent('main');
+  assert.match(main, /Anda akan ikut dikabari perkembangannya/);
+  assert.match(main, /1 warga ikut melapor/);
   await ctx.close();
 });
