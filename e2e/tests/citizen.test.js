@@ -2,7 +2,7 @@
 // refused a staff page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, VIEWPORTS, launch, shot, freshNik } from './helpers.js';
+import { BASE, VIEWPORTS, launch, shot, register } from './helpers.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -33,17 +33,10 @@ for (const vp of VIEWPORTS) {
   test(`${vp.name}: register, log out, log in, switch language, refused a staff page`, async () => {
     const ctx = await browser.newContext({ ...vp, locale: 'id-ID' });
     const page = await ctx.newPage();
-    const nik = freshNik();
     await page.goto(`${BASE}/`);
     await shot(page, `${vp.name}-home`);
     await page.click('text=Daftar dengan NIK');
-    await page.fill('#nik', nik);
-    await page.fill('#full_name', 'Siti Aminah');
-    await page.fill('#email', `siti.${nik}@contoh.id`);
-    await page.fill('#password', 'rahasia-123');
-    await page.fill('#password_confirm', 'rahasia-123');
-    await page.click('button[type=submit]');
-    await page.waitForURL(/\/\?pesan=/);
+    const nik = await register(page, 'Siti Aminah');
     assert.match(await page.textContent('main'), /Selamat datang, Siti Aminah/);
     await shot(page, `${vp.name}-registered`);
 

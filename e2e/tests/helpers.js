@@ -24,8 +24,21 @@ export async function shot(page, name) {
 
 let counter = 0;
 /** A fresh valid Binjai NIK (female birth day + 40 varies the serial). */
-export function freshNik() {
+function freshNik() {
   counter += 1;
   const serial = String((Date.now() % 9000) + counter).padStart(4, '0').slice(-4);
   return `12750255089${Math.floor(Math.random() * 10)}${serial === '0000' ? '0001' : serial}`;
+}
+
+/** Registers a fresh resident on the registration form the page shows; returns the NIK. */
+export async function register(page, fullName) {
+  const nik = freshNik();
+  await page.fill('#nik', nik);
+  await page.fill('#full_name', fullName);
+  await page.fill('#email', `${fullName.split(' ')[0].toLowerCase()}.${nik}@contoh.id`);
+  await page.fill('#password', 'rahasia-123');
+  await page.fill('#password_confirm', 'rahasia-123');
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/\?pesan=/);
+  return nik;
 }

@@ -7,7 +7,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { BASE, VIEWPORTS, launch, shot, freshNik } from './helpers.js';
+import { BASE, VIEWPORTS, launch, shot, register } from './helpers.js';
 
 const phone = VIEWPORTS.find((v) => v.name === 'phone');
 let browser;
@@ -178,15 +178,8 @@ test('phone: a neighbour is offered the open report nearby and supports it ("Say
   // A neighbour, newly registered, starts a report of the same kind at the same spot.
   ctx = await browser.newContext({ ...phone, locale: 'id-ID' });
   page = await ctx.newPage();
-  const nik = freshNik();
   await page.goto(`${BASE}/daftar`);
-  await page.fill('#nik', nik);
-  await page.fill('#full_name', 'Rina Tetangga');
-  await page.fill('#email', `rina.${nik}@contoh.id`);
-  await page.fill('#password', 'rahasia-123');
-  await page.fill('#password_confirm', 'rahasia-123');
-  await page.click('button[type=submit]');
-  await page.waitForURL(/\/\?pesan=/);
+  await register(page, 'Rina Tetangga');
   await page.goto(`${BASE}/lapor`);
   await page.selectOption('#category', 'drainase');
   await page.click('#location .map', { position: { x: 250, y: 200 } });
