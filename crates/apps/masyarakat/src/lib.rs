@@ -197,12 +197,13 @@ pub fn migrations() -> Vec<Migration> {
                         floor("((lat + 90.0) * 200.0)"),
                         floor("((lon + 180.0) * 200.0)"),
                     )),
-                    // With the kelurahan's source: a GPS point's kelurahan is looked up among
-                    // the reports a person labelled, however many others share the cell.
+                    // With the kelurahan's source and the place: a GPS point's kelurahan is
+                    // looked up among the reports a person labelled, however many others share
+                    // the cell, and a close look reads only a band of the cell.
                     index(
                         "mas_reports_cell",
                         "mas_reports",
-                        &["city_code", "cell", "kelurahan_source"],
+                        &["city_code", "cell", "kelurahan_source", "lat", "lon"],
                         false,
                     ),
                 ]

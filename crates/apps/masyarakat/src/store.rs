@@ -722,10 +722,32 @@ pub async fn derive_kelurahan(
     {
         return Ok(Some((k, source(found))));
     }
-    let d = platform::places::NEAREST_MAX_M;
+    let mut labelled = labelled_near(db, city, (lat, lon), platform::places::NEAREST_MAX_M).await?;
+    // Where labelled reports are dense, the first ones found need not hold the nearest: look
+    // again close by, and the nearest of both wins.
+    if labelled.len() == LABELLED_SAMPLE as usize {
+        labelled.extend(labelled_near(db, city, (lat, lon), LABELLED_CLOSE_M).await?);
+    }
+    Ok(platform::places::locate(db, city, (lat, lon), &labelled)
+        .await?
+        .map(|(k, found)| (k, source(found))))
+}
+
+/// How many labelled reports one look around a point reads.
+const LABELLED_SAMPLE: u64 = 50;
+/// How close the second look goes where labelled reports are dense (metres).
+const LABELLED_CLOSE_M: f64 = 50.0;
+
+/// Up to [`LABELLED_SAMPLE`] reports within `d` metres (a box) whose kelurahan a person named.
+async fn labelled_near(
+    db: &Db,
+    city: &City,
+    (lat, lon): (f64, f64),
+    d: f64,
+) -> AppResult<Vec<(String, (f64, f64))>> {
     let dlat = d / 111_000.0;
     let dlon = d / (111_000.0 * lat.to_radians().cos().abs().max(0.01));
-    let labelled: Vec<(String, (f64, f64))> = near(report::Entity::find(), city, (lat, lon), d)
+    Ok(near(report::Entity::find(), city, (lat, lon), d)
         .filter(report::Column::KelurahanSource.is_in(["reporter", "staff"]))
         .filter(report::Column::Lat.between(lat - dlat, lat + dlat))
         .filter(report::Column::Lon.between(lon - dlon, lon + dlon))
@@ -733,16 +755,13 @@ pub async fn derive_kelurahan(
         .column(report::Column::KelurahanCode)
         .column(report::Column::Lat)
         .column(report::Column::Lon)
-        .limit(50)
+        .limit(LABELLED_SAMPLE)
         .into_tuple::<(Option<String>, Option<f64>, Option<f64>)>()
         .all(db.conn())
         .await?
         .into_iter()
         .filter_map(|(k, a, b)| Some((k?, (a?, b?))))
-        .collect();
-    Ok(platform::places::locate(db, city, (lat, lon), &labelled)
-        .await?
-        .map(|(k, found)| (k, source(found))))
+        .collect())
 }
 
 /// The city's reports in the grid cells within `radius_m` of a point (all the city's when the

@@ -1746,6 +1746,39 @@ db_test!(
 );
 
 db_test!(
+    where_labelled_reports_are_dense_the_nearest_still_names_the_kelurahan,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let p = photo(&w, t, &w.citizen).await;
+        let file = async |lat: &str, kelurahan: &str| {
+            let input = ReportInput {
+                lat: lat.into(),
+                lon: "98.4852".into(),
+                kelurahan: kelurahan.into(),
+                ..report_input(p)
+            };
+            store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &input)
+                .await
+                .unwrap()
+        };
+        // Fifty reports named one kelurahan 290 m south (read first, in index order), then one
+        // named another 22 m north of the point.
+        for _ in 0..50 {
+            file("3.5975", "12.75.02.1006").await;
+        }
+        file("3.6003", "12.75.02.1007").await;
+        let r = file("3.6001", "").await;
+        assert_eq!(
+            (r.kelurahan_code.as_deref(), r.kelurahan_source.as_str()),
+            (Some("12.75.02.1007"), "nearest")
+        );
+        // Beside the fifty, one of them is the nearest.
+        let r = file("3.5977", "").await;
+        assert_eq!(r.kelurahan_code.as_deref(), Some("12.75.02.1006"));
+    }
+);
+
+db_test!(
     reports_near_a_place_are_found_across_grid_cells_and_old_rows_get_their_cell,
     async |t: &TestDb| {
         let w = world(t).await;
