@@ -100,7 +100,7 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         .await?;
     let clients = opt.clients.max(1) as u64;
     let n_raw = opt.submits;
-    let took = at_once(clients, n_raw, {
+    let raw_one = {
         let db = db.clone();
         move |i| {
             let db = db.clone();
@@ -122,8 +122,8 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
                 anyhow::Ok(())
             }
         }
-    })
-    .await?;
+    };
+    let took = at_once(clients, n_raw, raw_one.clone()).await?;
     let raw = rate(n_raw, took);
 
     // 2. End to end through HTTP.
@@ -218,7 +218,7 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
     // audit rows) costs on its own.
     let input: masyarakat::store::ReportInput = serde_json::from_value(body.clone())?;
     let (input, citizen) = (Arc::new(input), Arc::new(citizen));
-    let took = at_once(clients, opt.submits, {
+    let store_one = {
         let (db, notifier, files, city) =
             (db.clone(), notifier.clone(), files.clone(), city.clone());
         move |_| {
@@ -237,9 +237,12 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
                 anyhow::Ok(())
             }
         }
-    })
-    .await?;
+    };
+    let took = at_once(clients, opt.submits, store_one.clone()).await?;
     let store_rate = rate(opt.submits, took);
+    // What SQLite itself writes for each: its commit costs in proportion to these pages.
+    let raw_pages = wal_frames(&db, 20, raw_one).await?;
+    let store_pages = wal_frames(&db, 10, store_one).await?;
     println!();
     println!("| measure | figure |");
     println!("|---|---|");
@@ -252,6 +255,11 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         "| the same complaints straight into the store (no HTTP) | {store_rate:.0} complaints/s ({:.0} % of raw) |",
         store_rate / raw * 100.0
     );
+    if let (Some(r), Some(c)) = (raw_pages, store_pages) {
+        println!(
+            "| pages SQLite writes per commit (4 KiB WAL frames): raw row · complaint | {r:.1} · {c:.1} |"
+        );
+    }
     println!("| clients at once (raw writers and submitters) | {clients} |");
 
     // 3. Fill to N complaints, then time the listings.
@@ -360,6 +368,37 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// How many pages (WAL frames) one transaction of `job` writes, on average over `n` run one after
+/// another: the WAL is emptied first, and SQLite then says how many frames it holds. `None` when
+/// the WAL could not be emptied (a reader held it) or another backend is in use. Keep
+/// `n` × pages under SQLite's automatic checkpoint (1,000 frames), which would empty it midway.
+async fn wal_frames<F, Fut>(db: &Db, n: u64, job: F) -> anyhow::Result<Option<f64>>
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    if db.backend() != Backend::Sqlite || n == 0 {
+        return Ok(None);
+    }
+    let checkpoint = |mode: &str| {
+        Statement::from_string(db.db_backend(), format!("PRAGMA wal_checkpoint({mode})"))
+    };
+    // (busy, frames in the WAL, frames copied back)
+    let read = |row: Option<sea_orm::QueryResult>| -> anyhow::Result<(i64, i64)> {
+        let row = row.ok_or_else(|| anyhow::anyhow!("wal_checkpoint gave no row"))?;
+        Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?))
+    };
+    let (busy, _) = read(db.conn().query_one_raw(checkpoint("TRUNCATE")).await?)?;
+    if busy != 0 {
+        return Ok(None);
+    }
+    for i in 0..n {
+        job(1_000_000_000 + i).await?;
+    }
+    let (_, frames) = read(db.conn().query_one_raw(checkpoint("PASSIVE")).await?)?;
+    Ok(Some(frames as f64 / n as f64))
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
