@@ -123,8 +123,10 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
             }
         }
     };
+    let busy = Turns::start(&db);
     let took = at_once(clients, n_raw, raw_one.clone()).await?;
     let raw = rate(n_raw, took);
+    let raw_turn = busy.end(&db, took, n_raw);
 
     // 2. End to end through HTTP.
     let notifier = platform::notify::Notifier::new(
@@ -210,8 +212,10 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
             }
         }
     };
+    let busy = Turns::start(&db);
     let took = at_once(clients, opt.submits, post_one.clone()).await?;
     let e2e = rate(opt.submits, took);
+    let e2e_turn = busy.end(&db, took, opt.submits);
 
     // The same submissions straight into the store, without HTTP, JSON or the token: what
     // the database work of a complaint (its report, timeline, deadline, photo, receipt and
@@ -238,21 +242,23 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
             }
         }
     };
+    let busy = Turns::start(&db);
     let took = at_once(clients, opt.submits, store_one.clone()).await?;
     let store_rate = rate(opt.submits, took);
+    let store_turn = busy.end(&db, took, opt.submits);
     // What SQLite itself writes for each: its commit costs in proportion to these pages.
     let raw_pages = wal_frames(&db, 20, raw_one).await?;
     let store_pages = wal_frames(&db, 10, store_one).await?;
     println!();
     println!("| measure | figure |");
     println!("|---|---|");
-    println!("| raw SQLite insert + commit, one row per transaction | {raw:.0} rows/s |");
+    println!("| raw SQLite insert + commit, one row per transaction | {raw:.0} rows/s{raw_turn} |");
     println!(
-        "| complaint submit through the HTTP JSON API (no photo upload) | {e2e:.0} complaints/s |"
+        "| complaint submit through the HTTP JSON API (no photo upload) | {e2e:.0} complaints/s{e2e_turn} |"
     );
     println!("| ratio (target ≥ 50 %) | {:.0} % |", e2e / raw * 100.0);
     println!(
-        "| the same complaints straight into the store (no HTTP) | {store_rate:.0} complaints/s ({:.0} % of raw) |",
+        "| the same complaints straight into the store (no HTTP) | {store_rate:.0} complaints/s ({:.0} % of raw){store_turn} |",
         store_rate / raw * 100.0
     );
     if let (Some(r), Some(c)) = (raw_pages, store_pages) {
@@ -368,6 +374,32 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// The SQLite writer's turn over one stretch of the bench: what share of the time some write
+/// transaction held it, and for how long each (on average). Near 100 %, the one writer is what
+/// limits the rate, and the time each holds it is what a faster rate must shorten.
+struct Turns(Option<Duration>);
+
+impl Turns {
+    fn start(db: &Db) -> Turns {
+        Turns(db.writer_busy())
+    }
+
+    /// `; writer's turn held 96 % of the time, 970 µs each`, or nothing on PostgreSQL.
+    fn end(self, db: &Db, took: Duration, n: u64) -> String {
+        match (self.0, db.writer_busy()) {
+            (Some(a), Some(b)) if n > 0 => {
+                let held = b.saturating_sub(a);
+                format!(
+                    "; writer's turn held {:.0} % of the time, {:.0} µs each",
+                    held.as_secs_f64() / took.as_secs_f64().max(1e-9) * 100.0,
+                    held.as_secs_f64() * 1e6 / n as f64
+                )
+            }
+            _ => String::new(),
+        }
+    }
 }
 
 /// How many pages (WAL frames) one transaction of `job` writes, on average over `n` run one after

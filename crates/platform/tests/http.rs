@@ -726,6 +726,11 @@ db_test!(health_setup_and_metrics, async |t: &TestDb| {
     assert_eq!(location(&r), "/staf");
     let m = body(b.get("/metrics").await).await;
     assert!(m.contains("http_requests_total"), "{m}");
+    // How busy SQLite's one writer is (the recorder is the process's, so a SQLite test that
+    // ran before may have put it there for the PostgreSQL one too).
+    if t.db.backend() == platform::db::Backend::Sqlite {
+        assert!(m.contains("sqlite_writer_busy_microseconds_total"), "{m}");
+    }
     // security headers
     let r = b.get("/").await;
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");

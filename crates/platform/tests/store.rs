@@ -823,3 +823,57 @@ db_test!(
         assert_eq!((v.failure, v.entries), (None, before + 2 + 3 + 16));
     }
 );
+
+db_test!(
+    the_writer_turn_counts_how_long_write_transactions_hold_it,
+    async |t: &TestDb| {
+        let db = &t.db;
+        let Some(before) = db.writer_busy() else {
+            // PostgreSQL's writers do not take turns: nothing to count.
+            assert_eq!(db.backend(), platform::db::Backend::Postgres);
+            return;
+        };
+        assert_eq!(db.backend(), platform::db::Backend::Sqlite);
+        // Committed, rolled back and dropped: each adds at least the time it held the turn.
+        let tx = db.begin_write().await.expect("begin");
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        tx.commit().await.expect("commit");
+        let after_commit = db.writer_busy().expect("sqlite");
+        assert!(
+            after_commit >= before + std::time::Duration::from_millis(30),
+            "{before:?} then {after_commit:?}"
+        );
+        let tx = db.begin_write().await.expect("begin");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tx.rollback().await.expect("rollback");
+        let tx = db.begin_write().await.expect("begin");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        drop(tx);
+        let after_all = db.writer_busy().expect("sqlite");
+        assert!(
+            after_all >= after_commit + std::time::Duration::from_millis(40),
+            "{after_commit:?} then {after_all:?}"
+        );
+        // Waiting for the turn is not holding it: a writer queued behind a held turn adds only
+        // its own time, so the total grows by about the wall time, not twice it.
+        let start = db.writer_busy().expect("sqlite");
+        let t0 = std::time::Instant::now();
+        let first = db.begin_write().await.expect("begin");
+        let second = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let tx = db.begin_write().await.expect("begin");
+                tx.commit().await.expect("commit");
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        first.commit().await.expect("commit");
+        second.await.expect("second writer");
+        let wall = t0.elapsed();
+        let held = db.writer_busy().expect("sqlite") - start;
+        assert!(
+            held >= std::time::Duration::from_millis(50) && held <= wall,
+            "held {held:?} in {wall:?}"
+        );
+    }
+);

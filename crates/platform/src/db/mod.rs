@@ -124,13 +124,32 @@ pub struct Db {
     /// SQLite has one writer: write transactions take turns here, first come first served,
     /// instead of in SQLite's busy handler, which sleeps (1, 2, 5, 10 … ms) between tries.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// How long, in all, write transactions have held that turn (microseconds).
+    writer_busy_us: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A write transaction from [`Db::begin_write`]. On SQLite it holds the writer's turn until it
 /// is committed, rolled back or dropped.
 pub struct WriteTx {
     inner: DatabaseTransaction,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<Turn>,
+}
+
+/// The SQLite writer's turn, held by one write transaction; letting it go adds the time it was
+/// held to the database's total and to the `sqlite_writer_busy_microseconds_total` metric.
+struct Turn {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    since: std::time::Instant,
+    busy_us: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let us = u64::try_from(self.since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.busy_us
+            .fetch_add(us, std::sync::atomic::Ordering::Relaxed);
+        metrics::counter!("sqlite_writer_busy_microseconds_total").increment(us);
+    }
 }
 
 impl std::ops::Deref for WriteTx {
@@ -207,6 +226,7 @@ impl Db {
                     channel: String::new(),
                     id: describe,
                     writer: Some(Arc::default()),
+                    writer_busy_us: Arc::default(),
                 })
             }
             DbTarget::Postgres { url } => {
@@ -239,6 +259,7 @@ impl Db {
                     id: format!("{describe}#{channel}"),
                     channel,
                     writer: None,
+                    writer_busy_us: Arc::default(),
                 })
             }
         }
@@ -275,13 +296,15 @@ impl Db {
     /// order instead of sleeping in SQLite's busy handler.
     pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
         let turn = match &self.writer {
-            Some(w) => Some(
-                tokio::time::timeout(BUSY_TIMEOUT, w.clone().lock_owned())
+            Some(w) => Some(Turn {
+                _guard: tokio::time::timeout(BUSY_TIMEOUT, w.clone().lock_owned())
                     .await
                     .map_err(|_| {
                         DbErr::Custom("timed out waiting for the SQLite writer's turn".into())
                     })?,
-            ),
+                since: std::time::Instant::now(),
+                busy_us: self.writer_busy_us.clone(),
+            }),
             None => None,
         };
         let inner = match self.backend {
@@ -296,6 +319,19 @@ impl Db {
             Backend::Postgres => self.conn.begin().await?,
         };
         Ok(WriteTx { inner, _turn: turn })
+    }
+
+    /// How long, in all, write transactions have held the SQLite writer's turn (from taking it,
+    /// before `BEGIN`, to letting it go, after the commit or rollback). While it is held no
+    /// other write can start, so its growth over a stretch of time says how busy the one writer
+    /// was. `None` on PostgreSQL, whose writers do not take turns.
+    pub fn writer_busy(&self) -> Option<Duration> {
+        self.writer.as_ref().map(|_| {
+            Duration::from_micros(
+                self.writer_busy_us
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            )
+        })
     }
 
     /// A trivial query, for `/readyz`.
