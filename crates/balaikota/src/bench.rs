@@ -282,10 +282,12 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
     );
     // Submitting must not slow down with the table's size (nothing reads the whole table).
     if filled > have {
+        let busy = Turns::start(&db);
         let took = at_once(clients, opt.submits, post_one).await?;
         println!(
-            "| complaint submit through the HTTP JSON API, with the complaints loaded | {:.0} complaints/s |",
-            rate(opt.submits, took)
+            "| complaint submit through the HTTP JSON API, with the complaints loaded | {:.0} complaints/s{} |",
+            rate(opt.submits, took),
+            busy.end(&db, took, opt.submits)
         );
     }
     // The operator's session for the staff inbox.
