@@ -121,11 +121,17 @@ pub struct Db {
     channel: String,
     /// Which database this is (file, or server and schema), for caches kept per database.
     id: String,
-    /// SQLite has one writer: write transactions take turns here, first come first served,
-    /// instead of in SQLite's busy handler, which sleeps (1, 2, 5, 10 … ms) between tries.
-    writer: Option<Arc<tokio::sync::Mutex<()>>>,
-    /// How long, in all, write transactions have held that turn (microseconds).
-    writer_busy_us: Arc<std::sync::atomic::AtomicU64>,
+    /// SQLite's one writer (none on PostgreSQL).
+    writer: Option<Writer>,
+}
+
+/// SQLite has one writer: write transactions take turns here, first come first served,
+/// instead of in SQLite's busy handler, which sleeps (1, 2, 5, 10 … ms) between tries.
+#[derive(Clone, Debug, Default)]
+struct Writer {
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// How long, in all, write transactions have held the turn (microseconds).
+    busy_us: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A write transaction from [`Db::begin_write`]. On SQLite it holds the writer's turn until it
@@ -225,8 +231,7 @@ impl Db {
                     events: EventBus::default(),
                     channel: String::new(),
                     id: describe,
-                    writer: Some(Arc::default()),
-                    writer_busy_us: Arc::default(),
+                    writer: Some(Writer::default()),
                 })
             }
             DbTarget::Postgres { url } => {
@@ -259,7 +264,6 @@ impl Db {
                     id: format!("{describe}#{channel}"),
                     channel,
                     writer: None,
-                    writer_busy_us: Arc::default(),
                 })
             }
         }
@@ -297,13 +301,13 @@ impl Db {
     pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
         let turn = match &self.writer {
             Some(w) => Some(Turn {
-                _guard: tokio::time::timeout(BUSY_TIMEOUT, w.clone().lock_owned())
+                _guard: tokio::time::timeout(BUSY_TIMEOUT, w.turn.clone().lock_owned())
                     .await
                     .map_err(|_| {
                         DbErr::Custom("timed out waiting for the SQLite writer's turn".into())
                     })?,
                 since: std::time::Instant::now(),
-                busy_us: self.writer_busy_us.clone(),
+                busy_us: w.busy_us.clone(),
             }),
             None => None,
         };
@@ -326,12 +330,9 @@ impl Db {
     /// other write can start, so its growth over a stretch of time says how busy the one writer
     /// was. `None` on PostgreSQL, whose writers do not take turns.
     pub fn writer_busy(&self) -> Option<Duration> {
-        self.writer.as_ref().map(|_| {
-            Duration::from_micros(
-                self.writer_busy_us
-                    .load(std::sync::atomic::Ordering::Relaxed),
-            )
-        })
+        self.writer
+            .as_ref()
+            .map(|w| Duration::from_micros(w.busy_us.load(std::sync::atomic::Ordering::Relaxed)))
     }
 
     /// A trivial query, for `/readyz`.
