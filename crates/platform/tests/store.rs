@@ -877,3 +877,180 @@ db_test!(
         );
     }
 );
+
+/// Waits until `n` write transactions queue for SQLite's writer (at once on PostgreSQL, whose
+/// writers do not queue), so that they are sure to find the first one's commit to share.
+async fn until_queued(db: &platform::db::Db, n: usize) {
+    if db.backend() != platform::db::Backend::Sqlite {
+        return;
+    }
+    let t0 = std::time::Instant::now();
+    while db.writers_queued() < n {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "never queued"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+async fn keys_in(db: &platform::db::Db, table: &str) -> Vec<String> {
+    db.conn()
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.db_backend(),
+            format!("SELECT k FROM {table} ORDER BY k"),
+        ))
+        .await
+        .expect("select")
+        .iter()
+        .map(|r| r.try_get::<String>("", "k").expect("k"))
+        .collect()
+}
+
+db_test!(
+    writes_that_wait_share_a_commit_and_each_hears_its_own_outcome,
+    async |t: &TestDb| {
+        let db = &t.db;
+        db.conn()
+            .execute_unprepared("CREATE TABLE gc_rows (k TEXT PRIMARY KEY)")
+            .await
+            .expect("table");
+        let saved_before = db.writer_saved();
+        // The first writer holds the turn while the others queue behind it.
+        let first = db.begin_write().await.expect("begin");
+        first
+            .execute_unprepared("INSERT INTO gc_rows VALUES ('first')")
+            .await
+            .expect("insert");
+        let mut tasks = Vec::new();
+        for k in ["a", "b", "dup", "c", "rolled", "dropped", "d"] {
+            let db = db.clone();
+            tasks.push((
+                k,
+                tokio::spawn(async move {
+                    let tx = db.begin_write().await.map_err(|e| e.to_string())?;
+                    // `dup` writes the first writer's key again: refused by the primary key.
+                    let key = if k == "dup" { "first" } else { k };
+                    tx.execute_unprepared(&format!("INSERT INTO gc_rows VALUES ('{key}')"))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    match k {
+                        "rolled" => tx.rollback().await.map_err(|e| e.to_string()),
+                        "dropped" => {
+                            drop(tx);
+                            Ok(())
+                        }
+                        _ => tx.commit().await.map_err(|e| e.to_string()),
+                    }
+                }),
+            ));
+        }
+        until_queued(db, tasks.len()).await;
+        first.commit().await.expect("the first write is saved");
+        for (k, task) in tasks {
+            let r = task.await.expect("task");
+            match k {
+                "dup" => {
+                    let e = r.expect_err("a duplicate key is refused");
+                    assert!(
+                        platform::db::is_unique_violation(&sea_orm::DbErr::Custom(e.clone())),
+                        "{e}"
+                    );
+                }
+                _ => r.unwrap_or_else(|e| panic!("{k}: {e}")),
+            }
+        }
+        // What each was told is what the table holds: the refused, rolled back and dropped
+        // writes left nothing, and took nothing of the others with them.
+        assert_eq!(keys_in(db, "gc_rows").await, ["a", "b", "c", "d", "first"]);
+        if let (Some((w0, c0)), Some((w1, c1))) = (saved_before, db.writer_saved()) {
+            assert_eq!(w1 - w0, 5, "five writes saved");
+            assert!(
+                c1 - c0 < 5,
+                "the queued writes shared commits: {} for 5",
+                c1 - c0
+            );
+        }
+        // One at a time, with nobody waiting, a write still commits on its own.
+        let tx = db.begin_write().await.expect("begin");
+        tx.execute_unprepared("INSERT INTO gc_rows VALUES ('e')")
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+        assert!(keys_in(db, "gc_rows").await.contains(&"e".to_string()));
+    }
+);
+
+db_test!(
+    a_shared_commit_that_fails_saves_nothing_and_tells_every_member,
+    async |t: &TestDb| {
+        let db = &t.db;
+        db.conn()
+            .execute_unprepared("CREATE TABLE gc_parent (k TEXT PRIMARY KEY)")
+            .await
+            .expect("table");
+        // A foreign key checked only at COMMIT: a member's bad row passes its own savepoint
+        // and fails the commit it shares.
+        db.conn()
+            .execute_unprepared(
+                "CREATE TABLE gc_child (k TEXT PRIMARY KEY, parent TEXT REFERENCES gc_parent (k) DEFERRABLE INITIALLY DEFERRED)",
+            )
+            .await
+            .expect("table");
+        let first = db.begin_write().await.expect("begin");
+        first
+            .execute_unprepared("INSERT INTO gc_parent VALUES ('p1')")
+            .await
+            .expect("insert");
+        let mut tasks = Vec::new();
+        for (k, parent) in [("good", "p1"), ("bad", "nobody")] {
+            let db = db.clone();
+            tasks.push((
+                k,
+                tokio::spawn(async move {
+                    let tx = db.begin_write().await.map_err(|e| e.to_string())?;
+                    tx.execute_unprepared(&format!(
+                        "INSERT INTO gc_child VALUES ('{k}', '{parent}')"
+                    ))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    tx.commit().await.map_err(|e| e.to_string())
+                }),
+            ));
+        }
+        until_queued(db, tasks.len()).await;
+        let first_told = first.commit().await.map_err(|e| e.to_string());
+        let mut told = vec![("first", first_told)];
+        for (k, task) in tasks {
+            told.push((k, task.await.expect("task")));
+        }
+        // Whatever each was told is the truth: saved if and only if told so.
+        let parents = keys_in(db, "gc_parent").await;
+        let children = keys_in(db, "gc_child").await;
+        for (k, r) in &told {
+            let present = match *k {
+                "first" => parents.contains(&"p1".to_string()),
+                k => children.contains(&k.to_string()),
+            };
+            assert_eq!(r.is_ok(), present, "{k} was told {r:?}");
+        }
+        assert!(told.iter().any(|(k, r)| *k == "bad" && r.is_err()));
+        if db.backend() == platform::db::Backend::Sqlite {
+            // The three shared one commit, which failed: none is saved, all were told.
+            for (k, r) in &told {
+                let e = r.as_ref().expect_err(k);
+                assert!(
+                    e.contains("not saved") && e.contains("FOREIGN KEY"),
+                    "{k}: {e}"
+                );
+            }
+        }
+        // The writer goes on working after a failed commit.
+        let tx = db.begin_write().await.expect("begin after a failed commit");
+        tx.execute_unprepared("INSERT INTO gc_parent VALUES ('p2')")
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+        assert!(keys_in(db, "gc_parent").await.contains(&"p2".to_string()));
+    }
+);

@@ -4,15 +4,18 @@
 //! a message that says which, so a typo never creates an empty database somewhere unexpected.
 
 pub mod migrate;
+mod writer;
+
+pub use writer::WriteTx;
+use writer::Writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::events::{EventBus, PG_CHANNEL};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    TransactionTrait,
 };
 
 /// How long a SQLite writer waits for its turn before giving up with an error.
@@ -125,56 +128,6 @@ pub struct Db {
     writer: Option<Writer>,
 }
 
-/// SQLite has one writer: write transactions take turns here, first come first served,
-/// instead of in SQLite's busy handler, which sleeps (1, 2, 5, 10 … ms) between tries.
-#[derive(Clone, Debug, Default)]
-struct Writer {
-    turn: Arc<tokio::sync::Mutex<()>>,
-    /// How long, in all, write transactions have held the turn (microseconds).
-    busy_us: Arc<std::sync::atomic::AtomicU64>,
-}
-
-/// A write transaction from [`Db::begin_write`]. On SQLite it holds the writer's turn until it
-/// is committed, rolled back or dropped.
-pub struct WriteTx {
-    inner: DatabaseTransaction,
-    _turn: Option<Turn>,
-}
-
-/// The SQLite writer's turn, held by one write transaction; letting it go adds the time it was
-/// held to the database's total and to the `sqlite_writer_busy_microseconds_total` metric.
-struct Turn {
-    _guard: tokio::sync::OwnedMutexGuard<()>,
-    since: std::time::Instant,
-    busy_us: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        let us = u64::try_from(self.since.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.busy_us
-            .fetch_add(us, std::sync::atomic::Ordering::Relaxed);
-        metrics::counter!("sqlite_writer_busy_microseconds_total").increment(us);
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = DatabaseTransaction;
-    fn deref(&self) -> &DatabaseTransaction {
-        &self.inner
-    }
-}
-
-impl WriteTx {
-    pub async fn commit(self) -> Result<(), DbErr> {
-        self.inner.commit().await
-    }
-
-    pub async fn rollback(self) -> Result<(), DbErr> {
-        self.inner.rollback().await
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error(transparent)]
@@ -208,30 +161,34 @@ impl Db {
                 if !*create && !path.exists() {
                     return Err(DbUrlError::SqliteMissing(path.clone()).into());
                 }
-                let mut opts = ConnectOptions::new(format!("sqlite://{}", path.display()));
-                let create = *create;
-                // A file cannot go stale under a pooled connection: no ping on checkout (it
-                // would cost a trip to the connection's thread before every statement).
-                opts.max_connections(4)
-                    .min_connections(1)
-                    .test_before_acquire(false)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .sqlx_logging(std::env::var_os("BALAIKOTA_SQL_LOG").is_some())
-                    .map_sqlx_sqlite_opts(move |o| {
-                        o.create_if_missing(create)
-                            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                            .busy_timeout(BUSY_TIMEOUT)
-                            .foreign_keys(true)
-                    });
-                let conn = Database::connect(opts).await.map_err(open_err)?;
+                let pool = |connections: u32| {
+                    let mut opts = ConnectOptions::new(format!("sqlite://{}", path.display()));
+                    let create = *create;
+                    // A file cannot go stale under a pooled connection: no ping on checkout
+                    // (it would cost a trip to the connection's thread before every statement).
+                    opts.max_connections(connections)
+                        .min_connections(1)
+                        .test_before_acquire(false)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .sqlx_logging(std::env::var_os("BALAIKOTA_SQL_LOG").is_some())
+                        .map_sqlx_sqlite_opts(move |o| {
+                            o.create_if_missing(create)
+                                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                                .busy_timeout(BUSY_TIMEOUT)
+                                .foreign_keys(true)
+                        });
+                    opts
+                };
+                let conn = Database::connect(pool(4)).await.map_err(open_err)?;
+                let writer = Database::connect(pool(1)).await.map_err(open_err)?;
                 Ok(Db {
                     conn,
                     backend: Backend::Sqlite,
                     events: EventBus::default(),
                     channel: String::new(),
                     id: describe,
-                    writer: Some(Writer::default()),
+                    writer: Some(Writer::new(writer, pool(1))),
                 })
             }
             DbTarget::Postgres { url } => {
@@ -295,34 +252,15 @@ impl Db {
     }
 
     /// Begins a transaction that will write. On SQLite it first waits for the writer's turn in
-    /// this process (at most as long as the busy timeout), then takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so a read that turns into a write never fails and writers queue in
-    /// order instead of sleeping in SQLite's busy handler.
+    /// this process (at most as long as the busy timeout), then joins the group of writes that
+    /// will commit together, or takes the write lock at once (`BEGIN IMMEDIATE`): a read that
+    /// turns into a write never fails, and writers queue in order instead of sleeping in
+    /// SQLite's busy handler. See [`writer`] for the group commit.
     pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
-        let turn = match &self.writer {
-            Some(w) => Some(Turn {
-                _guard: tokio::time::timeout(BUSY_TIMEOUT, w.turn.clone().lock_owned())
-                    .await
-                    .map_err(|_| {
-                        DbErr::Custom("timed out waiting for the SQLite writer's turn".into())
-                    })?,
-                since: std::time::Instant::now(),
-                busy_us: w.busy_us.clone(),
-            }),
-            None => None,
-        };
-        let inner = match self.backend {
-            Backend::Sqlite => {
-                self.conn
-                    .begin_with_options(TransactionOptions {
-                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                        ..Default::default()
-                    })
-                    .await?
-            }
-            Backend::Postgres => self.conn.begin().await?,
-        };
-        Ok(WriteTx { inner, _turn: turn })
+        match &self.writer {
+            Some(w) => w.begin(BUSY_TIMEOUT).await,
+            None => Ok(WriteTx::alone(self.conn.begin().await?)),
+        }
     }
 
     /// How long, in all, write transactions have held the SQLite writer's turn (from taking it,
@@ -330,9 +268,18 @@ impl Db {
     /// other write can start, so its growth over a stretch of time says how busy the one writer
     /// was. `None` on PostgreSQL, whose writers do not take turns.
     pub fn writer_busy(&self) -> Option<Duration> {
-        self.writer
-            .as_ref()
-            .map(|w| Duration::from_micros(w.busy_us.load(std::sync::atomic::Ordering::Relaxed)))
+        self.writer.as_ref().map(Writer::busy)
+    }
+
+    /// Write transactions the SQLite writer has saved, and the commits that saved them (fewer
+    /// when writes shared a commit). `None` on PostgreSQL.
+    pub fn writer_saved(&self) -> Option<(u64, u64)> {
+        self.writer.as_ref().map(Writer::saved)
+    }
+
+    /// Write transactions waiting for the SQLite writer's turn now (0 on PostgreSQL).
+    pub fn writers_queued(&self) -> usize {
+        self.writer.as_ref().map_or(0, Writer::queued)
     }
 
     /// A trivial query, for `/readyz`.
@@ -344,6 +291,9 @@ impl Db {
     }
 
     pub async fn close(self) {
+        if let Some(w) = self.writer {
+            w.close().await;
+        }
         let _ = self.conn.close().await;
     }
 }
