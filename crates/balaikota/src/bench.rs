@@ -1,7 +1,9 @@
 //! `balaikota bench`: the speed figures of e-Masyarakat on the machine it runs on, in one run.
 //!
 //! 1. The raw SQLite rate of inserting and committing one row like a complaint, each in its own
-//!    transaction (the ceiling for anything that saves a complaint durably).
+//!    transaction, on a connection of its own (not through the application's writer, which
+//!    shares commits between writes that wait); then the same into a copy of the complaints
+//!    table, with its indexes.
 //! 2. The end-to-end rate of submitting a complaint through the HTTP JSON API (no photo upload:
 //!    every submission refers to one photo uploaded first), and its ratio to (1); then the same
 //!    submissions straight into the store, to tell the web layer's cost from the database's.
