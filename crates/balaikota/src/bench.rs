@@ -121,23 +121,12 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
             });
         sea_orm::Database::connect(o).await?
     };
-    let begin_raw = |conn: sea_orm::DatabaseConnection| async move {
-        sea_orm::TransactionTrait::begin_with_options(
-            &conn,
-            sea_orm::TransactionOptions {
-                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-                ..Default::default()
-            },
-        )
-        .await
-    };
     let raw_one = {
         let (db, conn) = (db.clone(), raw_conn.clone());
         move |i| {
             let (db, conn) = (db.clone(), conn.clone());
             async move {
-                let tx = begin_raw(conn).await?;
-                tx.execute_raw(Statement::from_sql_and_values(
+                raw_row(&conn, Statement::from_sql_and_values(
                     db.db_backend(),
                     "INSERT INTO bench_raw VALUES ('12.75', ?, ?, ?, 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.', 'public', ?, 3.6001, 98.4852, 'Jl. Sudirman', 'diterima', ?)",
                     [
@@ -148,9 +137,7 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
                         (i as i64).into(),
                     ],
                 ))
-                .await?;
-                tx.commit().await?;
-                anyhow::Ok(())
+                .await
             }
         }
     };
@@ -178,8 +165,7 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         move |i: u64| {
             let (db, conn) = (db.clone(), raw_conn.clone());
             async move {
-                let tx = begin_raw(conn).await?;
-                tx.execute_raw(Statement::from_sql_and_values(
+                raw_row(&conn, Statement::from_sql_and_values(
                     db.db_backend(),
                     "INSERT INTO bench_report (city_code, id, code, category_id, description, privacy, reporter_id, lat, lon, cell, kelurahan_code, kelurahan_source, address, answers, state, agency_id, assignee_id, closure, closure_note, after_photo, estimate_rupiah, programme, budget_agency_id, referred_to, duplicate_of, awaiting_confirmation, confirm_due_us, confirmation, satisfaction, supporters, status_note, source, contact, media_url, created_us, updated_us, verified_us, closed_us) VALUES ('12.75', ?, ?, ?, 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.', 'public', ?, 3.6001, 98.4852, 1869435541, '12.75.01.1001', 'gps', 'Jl. Sudirman', '{}', 'diterima', NULL, NULL, NULL, '', NULL, NULL, '', NULL, '', NULL, 0, NULL, NULL, NULL, 0, '', 'web', '', '', ?, ?, NULL, NULL)",
                     [
@@ -191,9 +177,7 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
                         (i as i64).into(),
                     ],
                 ))
-                .await?;
-                tx.commit().await?;
-                anyhow::Ok(())
+                .await
             }
         }
     };
@@ -538,6 +522,21 @@ where
     }
     let (_, frames) = read(db.conn().query_one_raw(checkpoint("PASSIVE")).await?)?;
     Ok(Some(frames as f64 / n as f64))
+}
+
+/// One row, one commit: `BEGIN IMMEDIATE`, the insert, `COMMIT`.
+async fn raw_row(conn: &sea_orm::DatabaseConnection, insert: Statement) -> anyhow::Result<()> {
+    let tx = sea_orm::TransactionTrait::begin_with_options(
+        conn,
+        sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.execute_raw(insert).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

@@ -180,7 +180,8 @@ impl Db {
                         });
                     opts
                 };
-                let conn = Database::connect(pool(4)).await.map_err(open_err)?;
+                // Readers; writes have a connection of their own (`writer`): four in all, as before.
+                let conn = Database::connect(pool(3)).await.map_err(open_err)?;
                 let writer = Database::connect(pool(1)).await.map_err(open_err)?;
                 Ok(Db {
                     conn,
