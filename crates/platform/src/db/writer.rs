@@ -18,6 +18,11 @@
 //! the group commit what it holds before anyone else joins, and if that `COMMIT` fails, every
 //! member hears that its write was not saved. After a failed commit the connection is replaced,
 //! so the driver's count of open savepoints cannot stay out of step with SQLite's.
+//!
+//! One rule follows for callers: a write transaction must not wait for another write's commit
+//! to return (a signal sent after it, say). That commit may be waiting for this transaction,
+//! its group's next member, to finish. (Waiting for the turn inside a write transaction was
+//! already a deadlock before group commit.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
