@@ -282,14 +282,25 @@ impl State {
     }
 }
 
+/// A group's outcome, once its commit has been tried.
+fn settled(done: &mut watch::Receiver<Outcome>) -> Option<Result<(), DbErr>> {
+    done.borrow_and_update()
+        .clone()
+        .map(|r| r.map_err(|e| not_saved(&e)))
+}
+
+fn abandoned() -> DbErr {
+    not_saved("its group's commit was abandoned")
+}
+
 /// Waits for a group's outcome.
 async fn outcome(mut done: watch::Receiver<Outcome>) -> Result<(), DbErr> {
     loop {
-        if let Some(r) = done.borrow_and_update().clone() {
-            return r.map_err(|e| not_saved(&e));
+        if let Some(r) = settled(&mut done) {
+            return r;
         }
         if done.changed().await.is_err() {
-            return Err(not_saved("its group's commit was abandoned"));
+            return Err(abandoned());
         }
     }
 }
@@ -312,14 +323,14 @@ impl Shared {
         mut done: watch::Receiver<Outcome>,
     ) -> Result<(), DbErr> {
         loop {
-            if let Some(r) = done.borrow_and_update().clone() {
-                return r.map_err(|e| not_saved(&e));
+            if let Some(r) = settled(&mut done) {
+                return r;
             }
             tokio::select! {
                 biased;
                 changed = done.changed() => {
                     if changed.is_err() {
-                        return Err(not_saved("its group's commit was abandoned"));
+                        return Err(abandoned());
                     }
                 }
                 guard = self.turn.clone().lock_owned() => {
