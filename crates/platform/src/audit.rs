@@ -147,36 +147,12 @@ impl Tx {
         ));
     }
 
-    /// Sends the queued writes, then `tail`; returns the rows the statements return. On
-    /// SQLite they go as one multi-statement call (its driver binds each statement's
-    /// parameters in turn); PostgreSQL takes one statement per call.
+    /// Sends the queued writes, then `tail`; returns the rows the statements return (on
+    /// SQLite in one call, [`crate::db::run_all`]).
     async fn send(&self, tail: Vec<Statement>) -> Result<Vec<QueryResult>, DbErr> {
         let mut all = std::mem::take(&mut *held(&self.queued));
         all.extend(tail);
-        match self.backend {
-            Backend::Sqlite if all.len() > 1 => {
-                let backend = self.inner.get_database_backend();
-                let sql = all
-                    .iter()
-                    .map(|s| s.sql.trim_end_matches(';'))
-                    .collect::<Vec<_>>()
-                    .join(";\n");
-                let values = all
-                    .into_iter()
-                    .flat_map(|s| s.values.map(|v| v.0).unwrap_or_default())
-                    .collect::<Vec<_>>();
-                self.inner
-                    .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-                    .await
-            }
-            _ => {
-                let mut rows = Vec::new();
-                for s in all {
-                    rows.extend(self.inner.query_all_raw(s).await?);
-                }
-                Ok(rows)
-            }
-        }
+        crate::db::run_all(&*self.inner, all).await
     }
 
     /// Runs `stmt`, a statement that returns rows (an upsert with `RETURNING`, say), after the
@@ -210,14 +186,15 @@ impl Tx {
         Ok(rows)
     }
 
-    /// Appends an audit entry to the city's chain, inside this transaction, sending the queued
-    /// writes with it.
+    /// Appends an audit entry to the city's chain, inside this transaction. On SQLite the entry
+    /// goes with the queued writes ([`Tx::later`]), at the latest at commit; on PostgreSQL it
+    /// is written now, with the queued writes before it.
     pub async fn audit(
         &mut self,
         city_code: &str,
         actor: &Actor,
         change: Change<'_>,
-    ) -> Result<AuditRecord, DbErr> {
+    ) -> Result<(), DbErr> {
         let backend = self.inner.get_database_backend();
         let known = held(&self.known_head)
             .take()
@@ -265,7 +242,7 @@ impl Tx {
             after: after.as_deref(),
         };
         let hash = chain_hash(&prev_hash, &fields);
-        let mut model = audit_entry::Model {
+        let model = audit_entry::Model {
             seq: 0,
             city_code: city_code.to_string(),
             id,
@@ -282,8 +259,8 @@ impl Tx {
         };
         let mut am: audit_entry::ActiveModel = model.clone().into();
         am.seq = NotSet;
-        let mut insert = audit_entry::Entity::insert(am.reset_all()).into_query();
-        insert.returning_col(audit_entry::Column::Seq);
+        let mut insert = backend.build(&audit_entry::Entity::insert(am.reset_all()).into_query());
+        insert.sql.push_str(" RETURNING seq AS audit_seq");
         // The head takes the entry's number from the log itself, so the head's write goes in
         // the same call as the entry's.
         let head_sql = if has_head {
@@ -296,17 +273,12 @@ impl Tx {
             head_sql,
             vec![city_code.into(), hash.clone().into()],
         );
-        let rows = self.send(vec![backend.build(&insert), head_write]).await?;
         // The head is now this entry, and stays so under the lock until the transaction ends.
         *held(&self.known_head) = Some((city_code.to_string(), Some(hash)));
-        model.seq = rows
-            .last()
-            .ok_or_else(|| DbErr::Custom("the audit entry came back without its number".into()))?
-            .try_get("", "seq")?;
-        let event = Event {
+        let mut event = Event {
             kind: "audit".into(),
             city_code: model.city_code.clone(),
-            seq: model.seq,
+            seq: 0,
             action: model.action.clone(),
             subject_type: model.subject_type.clone(),
             subject_id: model.subject_id.clone(),
@@ -318,25 +290,37 @@ impl Tx {
             actor: model.actor.clone(),
             at_us,
         };
-        if self.backend == Backend::Postgres {
-            let payload = serde_json::to_string(&event).unwrap_or_default();
-            self.inner
-                .execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    "SELECT pg_notify($1, $2)",
-                    [self.channel.clone().into(), payload.into()],
-                ))
-                .await?;
-        } else {
+        if self.backend == Backend::Sqlite {
+            // Its number comes back with the commit (`audit_seq`), for the event.
+            self.later(insert);
+            self.later(head_write);
             self.pending.push(event);
+            return Ok(());
         }
-        Ok(model.into())
+        let rows = self.send(vec![insert, head_write]).await?;
+        event.seq = audit_seq(&rows)
+            .last()
+            .copied()
+            .ok_or_else(|| DbErr::Custom("the audit entry came back without its number".into()))?;
+        let payload = serde_json::to_string(&event).unwrap_or_default();
+        self.inner
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT pg_notify($1, $2)",
+                [self.channel.clone().into(), payload.into()],
+            ))
+            .await?;
+        Ok(())
     }
 
+    /// Sends the queued writes and commits; then the live stream hears of the new audit
+    /// entries (on PostgreSQL, through `NOTIFY`, sent with each entry).
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.send(vec![]).await?;
-        self.inner.commit().await?;
-        for e in self.pending {
+        let queued = std::mem::take(&mut *held(&self.queued));
+        let rows = self.inner.commit_with(queued).await?;
+        let mut seqs = audit_seq(&rows).into_iter();
+        for mut e in self.pending {
+            e.seq = seqs.next().unwrap_or_default();
             self.events.publish(e);
         }
         Ok(())
@@ -345,6 +329,13 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), DbErr> {
         self.inner.rollback().await
     }
+}
+
+/// The numbers of the audit entries among rows a write returned, in order.
+fn audit_seq(rows: &[QueryResult]) -> Vec<i64> {
+    rows.iter()
+        .filter_map(|r| r.try_get::<i64>("", "audit_seq").ok())
+        .collect()
 }
 
 /// A transaction's own state behind a mutex (only ever locked briefly, never across an await;

@@ -723,6 +723,9 @@ db_test!(
 
         // Queued before, between and after two audit entries: all land, the chain holds and
         // the head points at the last entry.
+        let mut events = t.db.events().subscribe();
+        // give the PostgreSQL listener a moment to LISTEN
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let mut tx = t.db.tx().await.expect("tx");
         tx.later(scratch_row(&t.db, 1));
         tx.audit(&binjai.code, &Actor::cli(), change("a"))
@@ -730,8 +733,7 @@ db_test!(
             .expect("audit a");
         tx.later(scratch_row(&t.db, 2));
         tx.later(scratch_row(&t.db, 3));
-        let b = tx
-            .audit(&binjai.code, &Actor::cli(), change("b"))
+        tx.audit(&binjai.code, &Actor::cli(), change("b"))
             .await
             .expect("audit b");
         tx.later(scratch_row(&t.db, 4));
@@ -742,9 +744,26 @@ db_test!(
         let newest = audit::list(&t.db, "12.75", &Default::default(), 2)
             .await
             .expect("list");
-        assert_eq!(newest[0].seq, b.seq);
         assert_eq!(newest[0].subject_id, "b");
         assert_eq!(newest[1].subject_id, "a");
+        // The live stream hears both, each with the number the log gave it.
+        let mut heard = Vec::new();
+        while heard.len() < 2 {
+            let e = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+                .await
+                .expect("event in time")
+                .expect("event");
+            if e.action == "test.write" {
+                heard.push((e.subject_id, e.seq));
+            }
+        }
+        assert_eq!(
+            heard,
+            vec![
+                ("a".to_string(), newest[1].seq),
+                ("b".to_string(), newest[0].seq)
+            ]
+        );
 
         // A transaction dropped or rolled back takes its queued writes with it.
         let tx = t.db.tx().await.expect("tx");
@@ -923,7 +942,9 @@ db_test!(
             .await
             .expect("insert");
         let mut tasks = Vec::new();
-        for k in ["a", "b", "dup", "c", "rolled", "dropped", "d"] {
+        for k in [
+            "a", "b", "dup", "c", "rolled", "via", "late", "dropped", "d",
+        ] {
             let db = db.clone();
             tasks.push((
                 k,
@@ -940,6 +961,26 @@ db_test!(
                             drop(tx);
                             Ok(())
                         }
+                        // Writes sent with the commit (and the member's release), in one
+                        // call: `via` adds a row; `late` repeats the first writer's key,
+                        // which undoes its own row too.
+                        "via" | "late" => {
+                            let extra = if k == "via" { "via2" } else { "first" };
+                            let insert = sea_orm::Statement::from_string(
+                                db.db_backend(),
+                                format!("INSERT INTO gc_rows VALUES ('{extra}') RETURNING k"),
+                            );
+                            let rows = tx
+                                .commit_with(vec![insert])
+                                .await
+                                .map_err(|e| e.to_string())?;
+                            let got = rows
+                                .iter()
+                                .map(|r| r.try_get::<String>("", "k").expect("k"))
+                                .collect::<Vec<_>>();
+                            assert_eq!(got, [extra]);
+                            Ok(())
+                        }
                         _ => tx.commit().await.map_err(|e| e.to_string()),
                     }
                 }),
@@ -950,7 +991,7 @@ db_test!(
         for (k, task) in tasks {
             let r = task.await.expect("task");
             match k {
-                "dup" => {
+                "dup" | "late" => {
                     let e = r.expect_err("a duplicate key is refused");
                     assert!(
                         platform::db::is_unique_violation(&sea_orm::DbErr::Custom(e.clone())),
@@ -962,12 +1003,15 @@ db_test!(
         }
         // What each was told is what the table holds: the refused, rolled back and dropped
         // writes left nothing, and took nothing of the others with them.
-        assert_eq!(keys_in(db, "gc_rows").await, ["a", "b", "c", "d", "first"]);
+        assert_eq!(
+            keys_in(db, "gc_rows").await,
+            ["a", "b", "c", "d", "first", "via", "via2"]
+        );
         if let (Some((w0, c0)), Some((w1, c1))) = (saved_before, db.writer_saved()) {
-            assert_eq!(w1 - w0, 5, "five writes saved");
+            assert_eq!(w1 - w0, 6, "six writes saved");
             assert!(
-                c1 - c0 < 5,
-                "the queued writes shared commits: {} for 5",
+                c1 - c0 < 6,
+                "the queued writes shared commits: {} for 6",
                 c1 - c0
             );
         }

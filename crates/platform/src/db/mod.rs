@@ -8,6 +8,7 @@ mod writer;
 
 pub use writer::WriteTx;
 use writer::Writer;
+pub(crate) use writer::run_all;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

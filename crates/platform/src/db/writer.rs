@@ -19,6 +19,11 @@
 //! member hears that its write was not saved. After a failed commit the connection is replaced,
 //! so the driver's count of open savepoints cannot stay out of step with SQLite's.
 //!
+//! The savepoints cost no trips of their own to the connection's thread: a member's writes go
+//! to SQLite in one call at commit ([`WriteTx::commit_with`]), and that call ends with the
+//! member's `RELEASE` and, when another writer waits, the `SAVEPOINT` the next member will work
+//! in. (The driver does not know of these savepoints: to it the group is one transaction.)
+//!
 //! One rule follows for callers: a write transaction must not wait for another write's commit
 //! to return (a signal sent after it, say). That commit may be waiting for this transaction,
 //! its group's next member, to finish. (Waiting for the turn inside a write transaction was
@@ -29,8 +34,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{OwnedMutexGuard, watch};
 
@@ -68,12 +73,25 @@ struct State {
 
 struct Group {
     id: u64,
-    tx: DatabaseTransaction,
+    /// The group's transaction; `None` while lent to the member at work.
+    tx: Option<DatabaseTransaction>,
     /// Members whose work is in and who wait for the commit.
     members: usize,
     /// A member failed or was dropped: commit what the group holds before anyone joins.
     must_close: bool,
+    /// The savepoint the last member opened for the next one, in the call that released its
+    /// own.
+    open: Option<String>,
+    /// Savepoints named so far in this group.
+    savepoints: u64,
     done: watch::Sender<Outcome>,
+}
+
+impl Group {
+    fn savepoint(&mut self) -> String {
+        self.savepoints += 1;
+        format!("balaikota_member_{}", self.savepoints)
+    }
 }
 
 impl std::fmt::Debug for Writer {
@@ -88,18 +106,10 @@ pub(super) struct Turn {
     state: OwnedMutexGuard<State>,
     since: Instant,
     writer: Arc<Shared>,
-    /// A member's savepoint is still open: dropped so, the group must close before anyone
-    /// else joins it.
-    member_open: bool,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        if self.member_open
-            && let Some(g) = self.state.group.as_mut()
-        {
-            g.must_close = true;
-        }
         let us = u64::try_from(self.since.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.writer.busy_us.fetch_add(us, Ordering::Relaxed);
         metrics::counter!("sqlite_writer_busy_microseconds_total").increment(us);
@@ -119,17 +129,48 @@ impl Drop for Queued<'_> {
 /// until it is committed, rolled back or dropped.
 pub struct WriteTx {
     // Declared before `turn`: dropped first, so its rollback reaches the connection before
-    // the turn passes on.
-    inner: DatabaseTransaction,
+    // the turn passes on. `None` only once the transaction has ended (commit, rollback,
+    // drop), which consumes it.
+    inner: Option<DatabaseTransaction>,
     turn: Option<Turn>,
     /// The group this transaction joined, in a savepoint (`None`: a transaction of its own).
-    member: Option<u64>,
+    member: Option<Member>,
+}
+
+struct Member {
+    group: u64,
+    savepoint: String,
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = DatabaseTransaction;
     fn deref(&self) -> &DatabaseTransaction {
-        &self.inner
+        match &self.inner {
+            Some(tx) => tx,
+            // Only `commit_with`, `rollback` and `drop` take it, and they consume `self`.
+            None => unreachable!("a write transaction used after it ended"),
+        }
+    }
+}
+
+/// A member dropped before it committed or rolled back (its request was cancelled, say):
+/// its work is rolled back to its savepoint on a task of its own, and the group commits what
+/// it holds before anyone else joins.
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let (Some(inner), Some(turn), Some(m)) =
+            (self.inner.take(), self.turn.take(), self.member.take())
+        else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            // No runtime left (shutting down): the group is rolled back with the transaction.
+            return;
+        };
+        rt.spawn(async move {
+            let undone = undo(&inner, &m.savepoint).await;
+            turn.hand_back(m.group, inner, undone.map(|()| true));
+        });
     }
 }
 
@@ -188,29 +229,42 @@ impl Writer {
                     })?
             };
             let mut turn = Turn::new(guard, self.0.clone());
-            let joinable = match &turn.state.group {
+            if let Some(g) = &turn.state.group
+                && (g.must_close || g.members >= GROUP_MAX || g.tx.is_none())
+            {
+                let done = g.done.subscribe();
+                turn.close();
+                outcome(done).await.ok();
+                continue;
+            }
+            let joinable = match &mut turn.state.group {
                 None => None,
-                Some(g) if g.must_close || g.members >= GROUP_MAX => {
-                    let done = g.done.subscribe();
-                    turn.close();
-                    outcome(done).await.ok();
-                    continue;
+                Some(g) => {
+                    let opened = g.open.take();
+                    let name = match &opened {
+                        Some(sp) => sp.clone(),
+                        None => g.savepoint(),
+                    };
+                    Some((g.id, g.tx.take(), opened.is_some(), name))
                 }
-                Some(g) => Some((g.id, g.tx.begin().await)),
             };
             return match joinable {
-                Some((id, Ok(inner))) => {
-                    turn.member_open = true;
+                Some((group, Some(inner), opened, savepoint)) => {
+                    if !opened
+                        && let Err(e) = inner
+                            .execute_unprepared(&format!("SAVEPOINT {savepoint}"))
+                            .await
+                    {
+                        turn.hand_back(group, inner, Err(e.clone()));
+                        return Err(e);
+                    }
                     Ok(WriteTx {
-                        inner,
+                        inner: Some(inner),
                         turn: Some(turn),
-                        member: Some(id),
+                        member: Some(Member { group, savepoint }),
                     })
                 }
-                Some((_, Err(e))) => {
-                    turn.fail(e.to_string());
-                    Err(e)
-                }
+                Some((_, None, _, _)) => Err(not_saved("its group is gone")),
                 None => {
                     let inner = turn
                         .state
@@ -221,7 +275,7 @@ impl Writer {
                         })
                         .await?;
                     Ok(WriteTx {
-                        inner,
+                        inner: Some(inner),
                         turn: Some(turn),
                         member: None,
                     })
@@ -237,7 +291,25 @@ impl Turn {
             state,
             since: Instant::now(),
             writer,
-            member_open: false,
+        }
+    }
+
+    /// Gives the group its transaction back from a member whose work was undone: with
+    /// `Ok(true)` (it failed or was dropped) the group commits what it holds now, with
+    /// `Ok(false)` (it rolled back) it stays open for others, and with an error (the undo
+    /// failed) it is rolled back. Then the turn goes.
+    fn hand_back(mut self, group: u64, tx: DatabaseTransaction, undone: Result<bool, DbErr>) {
+        let Some(g) = self.state.group.as_mut().filter(|g| g.id == group) else {
+            return;
+        };
+        g.tx = Some(tx);
+        match undone {
+            Ok(false) => {}
+            Ok(true) => {
+                g.must_close = true;
+                self.close();
+            }
+            Err(e) => self.fail(e.to_string()),
         }
     }
 
@@ -246,7 +318,10 @@ impl Turn {
     fn close(mut self) {
         tokio::spawn(async move {
             if let Some(g) = self.state.group.take() {
-                let r = g.tx.commit().await;
+                let r = match g.tx {
+                    Some(tx) => tx.commit().await,
+                    None => Err(DbErr::Custom("its transaction was lost".into())),
+                };
                 if r.is_ok() {
                     self.writer.count_commit(g.members);
                 }
@@ -263,7 +338,9 @@ impl Turn {
     fn fail(mut self, why: String) {
         tokio::spawn(async move {
             if let Some(g) = self.state.group.take() {
-                let _ = g.tx.rollback().await;
+                if let Some(tx) = g.tx {
+                    let _ = tx.rollback().await;
+                }
                 let _ = g.done.send(Some(Err(why)));
                 self.state.reconnect().await;
             }
@@ -349,7 +426,7 @@ impl Shared {
 impl WriteTx {
     pub(super) fn alone(inner: DatabaseTransaction) -> WriteTx {
         WriteTx {
-            inner,
+            inner: Some(inner),
             turn: None,
             member: None,
         }
@@ -359,74 +436,161 @@ impl WriteTx {
     /// them (see the module's notes); it returns once the commit that saves this write has
     /// succeeded, or with the error that kept it from being saved.
     pub async fn commit(self) -> Result<(), DbErr> {
-        let WriteTx {
-            inner,
-            turn,
-            member,
-        } = self;
-        let Some(mut turn) = turn else {
-            return inner.commit().await;
-        };
-        let waiting = turn.writer.queued.load(Ordering::Acquire);
-        let done = match member {
-            None if waiting == 0 => {
-                let r = inner.commit().await;
-                match r {
-                    Ok(()) => turn.writer.count_commit(1),
-                    Err(_) => turn.state.reconnect().await,
-                }
-                return r;
-            }
-            None => {
-                let (tx, rx) = watch::channel(None);
-                let id = turn.state.next_group;
-                turn.state.next_group += 1;
-                turn.state.group = Some(Group {
-                    id,
-                    tx: inner,
-                    members: 1,
-                    must_close: false,
-                    done: tx,
-                });
-                (id, rx)
-            }
-            Some(id) => {
-                let released = inner.commit().await;
-                turn.member_open = false;
-                let Some(g) = turn.state.group.as_mut().filter(|g| g.id == id) else {
-                    return Err(not_saved("its group is gone"));
-                };
-                let rx = g.done.subscribe();
-                if let Err(e) = released {
-                    turn.fail(e.to_string());
-                    return Err(e);
-                }
-                g.members += 1;
-                if waiting == 0 || g.members >= GROUP_MAX {
-                    turn.close();
-                    return outcome(rx).await;
-                }
-                (id, rx)
-            }
-        };
-        let writer = turn.writer.clone();
-        drop(turn);
-        writer.wait_for(done.0, done.1).await
+        self.commit_with(vec![]).await.map(|_| ())
     }
 
-    pub async fn rollback(self) -> Result<(), DbErr> {
-        let WriteTx {
-            inner,
-            turn,
-            member,
-        } = self;
-        let r = inner.rollback().await;
-        if let (Some(mut turn), Some(_)) = (turn, member) {
-            turn.member_open = false;
-            if let Err(e) = &r {
-                turn.fail(e.to_string());
+    /// Runs `stmts`, then commits as [`WriteTx::commit`]; returns the rows the statements
+    /// return. On SQLite the statements go in one call, and a group's member releases its
+    /// savepoint (and opens the next member's) in that same call.
+    pub async fn commit_with(mut self, stmts: Vec<Statement>) -> Result<Vec<QueryResult>, DbErr> {
+        let (Some(inner), turn, member) = (self.inner.take(), self.turn.take(), self.member.take())
+        else {
+            return Err(not_saved("the transaction had already ended"));
+        };
+        let Some(mut turn) = turn else {
+            let rows = run_all(&inner, stmts).await?;
+            inner.commit().await?;
+            return Ok(rows);
+        };
+        let waiting = turn.writer.queued.load(Ordering::Acquire);
+        let Some(Member { group, savepoint }) = member else {
+            // A transaction of its own: it commits now, or opens a group for those waiting.
+            if waiting == 0 {
+                let rows = match run_all(&inner, stmts).await {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        let _ = inner.rollback().await;
+                        return Err(e);
+                    }
+                };
+                return match inner.commit().await {
+                    Ok(()) => {
+                        turn.writer.count_commit(1);
+                        Ok(rows)
+                    }
+                    Err(e) => {
+                        turn.state.reconnect().await;
+                        Err(e)
+                    }
+                };
             }
+            let (tx, rx) = watch::channel(None);
+            let id = turn.state.next_group;
+            turn.state.next_group += 1;
+            let mut g = Group {
+                id,
+                tx: None,
+                members: 1,
+                must_close: false,
+                open: None,
+                savepoints: 0,
+                done: tx,
+            };
+            let next = g.savepoint();
+            let rows = match run_all(&inner, with_sql(stmts, &format!("SAVEPOINT {next}"))).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    let _ = inner.rollback().await;
+                    return Err(e);
+                }
+            };
+            g.tx = Some(inner);
+            g.open = Some(next);
+            turn.state.group = Some(g);
+            let writer = turn.writer.clone();
+            drop(turn);
+            return writer.wait_for(id, rx).await.map(|()| rows);
+        };
+        let Some(g) = turn.state.group.as_mut().filter(|g| g.id == group) else {
+            return Err(not_saved("its group is gone"));
+        };
+        let more = waiting > 0 && g.members + 1 < GROUP_MAX;
+        let next = more.then(|| g.savepoint());
+        let tail = match &next {
+            Some(n) => format!("RELEASE {savepoint}; SAVEPOINT {n}"),
+            None => format!("RELEASE {savepoint}"),
+        };
+        let rows = match run_all(&inner, with_sql(stmts, &tail)).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                let undone = undo(&inner, &savepoint).await;
+                turn.hand_back(group, inner, undone.map(|()| true));
+                return Err(e);
+            }
+        };
+        g.tx = Some(inner);
+        g.members += 1;
+        g.open = next;
+        let rx = g.done.subscribe();
+        if !more {
+            turn.close();
+            return outcome(rx).await.map(|()| rows);
         }
-        r
+        let writer = turn.writer.clone();
+        drop(turn);
+        writer.wait_for(group, rx).await.map(|()| rows)
+    }
+
+    pub async fn rollback(mut self) -> Result<(), DbErr> {
+        let (Some(inner), turn, member) = (self.inner.take(), self.turn.take(), self.member.take())
+        else {
+            return Ok(());
+        };
+        match (turn, member) {
+            (Some(turn), Some(m)) => {
+                let r = undo(&inner, &m.savepoint).await;
+                turn.hand_back(m.group, inner, r.clone().map(|()| false));
+                r
+            }
+            _ => inner.rollback().await,
+        }
+    }
+}
+
+/// Rolls a member's work back to its savepoint and releases it.
+async fn undo(tx: &DatabaseTransaction, savepoint: &str) -> Result<(), DbErr> {
+    tx.execute_unprepared(&format!("ROLLBACK TO {savepoint}; RELEASE {savepoint}"))
+        .await
+        .map(|_| ())
+}
+
+/// `stmts`, then a statement without parameters.
+fn with_sql(mut stmts: Vec<Statement>, sql: &str) -> Vec<Statement> {
+    stmts.push(Statement::from_string(DbBackend::Sqlite, sql));
+    stmts
+}
+
+/// Runs statements in order and returns the rows they return: on SQLite in one call (its
+/// driver binds each statement's parameters in turn), one trip to the connection's thread
+/// instead of one each; PostgreSQL takes one statement per call.
+pub(crate) async fn run_all(
+    conn: &impl ConnectionTrait,
+    stmts: Vec<Statement>,
+) -> Result<Vec<QueryResult>, DbErr> {
+    match conn.get_database_backend() {
+        DbBackend::Sqlite if stmts.len() > 1 => {
+            let sql = stmts
+                .iter()
+                .map(|s| s.sql.trim_end_matches(';'))
+                .collect::<Vec<_>>()
+                .join(";\n");
+            let values = stmts
+                .into_iter()
+                .flat_map(|s| s.values.map(|v| v.0).unwrap_or_default())
+                .collect::<Vec<_>>();
+            conn.query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                sql,
+                values,
+            ))
+            .await
+        }
+        _ => {
+            let mut rows = Vec::new();
+            for s in stmts {
+                rows.extend(conn.query_all_raw(s).await?);
+            }
+            Ok(rows)
+        }
     }
 }
