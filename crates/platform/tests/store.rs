@@ -1098,3 +1098,53 @@ db_test!(
         assert!(keys_in(db, "gc_parent").await.contains(&"p2".to_string()));
     }
 );
+
+db_test!(
+    committed_pages_reach_the_database_file_off_the_writers_turn,
+    async |t: &TestDb| {
+        let db = &t.db;
+        let Some(before) = db.checkpoints() else {
+            assert_eq!(db.backend(), platform::db::Backend::Postgres);
+            return;
+        };
+        // The writer's connection never checkpoints inside a commit: the checkpointer does.
+        let tx = db.begin_write().await.expect("begin");
+        let row = tx
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.db_backend(),
+                "PRAGMA wal_autocheckpoint",
+            ))
+            .await
+            .expect("pragma")
+            .expect("a row");
+        assert_eq!(row.try_get_by_index::<i64>(0).expect("value"), 0);
+        tx.rollback().await.expect("rollback");
+        db.conn()
+            .execute_unprepared("CREATE TABLE ck_rows (b BLOB NOT NULL)")
+            .await
+            .expect("table");
+        let file = t.dir.path().join("balaikota.db");
+        let size = || std::fs::metadata(&file).expect("database file").len();
+        let start = size();
+        // About 1,200 pages in one commit, past SQLite's own threshold of a thousand: they
+        // sit in the WAL until the checkpointer copies them into the file.
+        let tx = db.begin_write().await.expect("begin");
+        tx.execute_unprepared(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) INSERT INTO ck_rows SELECT randomblob(3000) FROM n",
+        )
+        .await
+        .expect("insert");
+        tx.commit().await.expect("commit");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let copied = || size() >= start + 3_000_000 && db.checkpoints() > Some(before);
+        while !copied() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(
+            copied(),
+            "the checkpointer copied the committed rows into the database file: {} bytes, from {start}; {:?} checkpoints, from {before}",
+            size(),
+            db.checkpoints()
+        );
+    }
+);

@@ -162,7 +162,11 @@ impl Db {
                 if !*create && !path.exists() {
                     return Err(DbUrlError::SqliteMissing(path.clone()).into());
                 }
-                let pool = |connections: u32| {
+                // `checkpoints`: whether the connection copies the WAL into the database file
+                // itself, after a commit that leaves the WAL past a thousand pages (SQLite's
+                // default). Not the writer's: its commits would pay for it in the turn
+                // (`writer::Writer::spawn_checkpointer`).
+                let pool = |connections: u32, checkpoints: bool| {
                     let mut opts = ConnectOptions::new(format!("sqlite://{}", path.display()));
                     let create = *create;
                     // A file cannot go stale under a pooled connection: no ping on checkout
@@ -178,19 +182,27 @@ impl Db {
                                 .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                                 .busy_timeout(BUSY_TIMEOUT)
                                 .foreign_keys(true)
+                                .pragma(
+                                    "wal_autocheckpoint",
+                                    if checkpoints { "1000" } else { "0" },
+                                )
                         });
                     opts
                 };
                 // Readers; writes have a connection of their own (`writer`): four in all, as before.
-                let conn = Database::connect(pool(3)).await.map_err(open_err)?;
-                let writer = Database::connect(pool(1)).await.map_err(open_err)?;
+                let conn = Database::connect(pool(3, true)).await.map_err(open_err)?;
+                let writer = Writer::new(
+                    Database::connect(pool(1, false)).await.map_err(open_err)?,
+                    pool(1, false),
+                );
+                writer.spawn_checkpointer(conn.clone());
                 Ok(Db {
                     conn,
                     backend: Backend::Sqlite,
                     events: EventBus::default(),
                     channel: String::new(),
                     id: describe,
-                    writer: Some(Writer::new(writer, pool(1))),
+                    writer: Some(writer),
                 })
             }
             DbTarget::Postgres { url } => {
@@ -277,6 +289,11 @@ impl Db {
     /// when writes shared a commit). `None` on PostgreSQL.
     pub fn writer_saved(&self) -> Option<(u64, u64)> {
         self.writer.as_ref().map(Writer::saved)
+    }
+
+    /// Checkpoints the SQLite checkpointer has run (`None` on PostgreSQL).
+    pub fn checkpoints(&self) -> Option<u64> {
+        self.writer.as_ref().map(Writer::checkpoints)
     }
 
     /// Write transactions waiting for the SQLite writer's turn now (0 on PostgreSQL).

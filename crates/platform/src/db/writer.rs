@@ -24,6 +24,12 @@
 //! member's `RELEASE` and, when another writer waits, the `SAVEPOINT` the next member will work
 //! in. (The driver does not know of these savepoints: to it the group is one transaction.)
 //!
+//! Nor does a commit copy the WAL into the database file (a checkpoint): SQLite would do it
+//! inside the `COMMIT` that takes the WAL past a thousand pages, with the turn held, while every
+//! other write waits. A task of its own does it instead, on a reader's connection, a tenth of a
+//! second after writes were committed; a passive checkpoint never takes the write lock, so
+//! writes go on meanwhile ([`Writer::spawn_checkpointer`]).
+//!
 //! One rule follows for callers: a write transaction must not wait for another write's commit
 //! to return (a signal sent after it, say). That commit may be waiting for this transaction,
 //! its group's next member, to finish. (Waiting for the turn inside a write transaction was
@@ -42,6 +48,9 @@ use tokio::sync::{OwnedMutexGuard, watch};
 /// At most this many write transactions share one commit.
 const GROUP_MAX: usize = 16;
 
+/// How often the checkpointer looks for committed writes to copy into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
 /// What a group's members hear: `None` until its commit has been tried.
 type Outcome = Option<Result<(), String>>;
 
@@ -58,6 +67,8 @@ struct Shared {
     /// Write transactions saved, and the commits that saved them.
     saved: AtomicU64,
     commits: AtomicU64,
+    /// Checkpoints run by the checkpointer.
+    checkpoints: AtomicU64,
 }
 
 /// What the turn guards.
@@ -191,7 +202,46 @@ impl Writer {
             busy_us: AtomicU64::new(0),
             saved: AtomicU64::new(0),
             commits: AtomicU64::new(0),
+            checkpoints: AtomicU64::new(0),
         }))
+    }
+
+    /// Starts the task that copies committed pages from the WAL into the database file, on
+    /// one of `readers`, every [`CHECKPOINT_EVERY`] while there are new commits (the writer's
+    /// connection does not do it itself: `wal_autocheckpoint` is off there). It ends with the
+    /// writer.
+    pub(super) fn spawn_checkpointer(&self, readers: DatabaseConnection) {
+        let shared = Arc::downgrade(&self.0);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut seen = 0;
+            loop {
+                tick.tick().await;
+                let Some(w) = shared.upgrade() else {
+                    return;
+                };
+                let commits = w.commits.load(Ordering::Relaxed);
+                if commits == seen {
+                    continue;
+                }
+                let passive =
+                    Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)");
+                match readers.query_one_raw(passive).await {
+                    Ok(_) => {
+                        seen = commits;
+                        w.checkpoints.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("sqlite_checkpoints_total").increment(1);
+                    }
+                    // Tried again at the next tick (the pool is closed once the database is).
+                    Err(e) => tracing::debug!(error = %e, "SQLite checkpoint"),
+                }
+            }
+        });
+    }
+
+    pub(super) fn checkpoints(&self) -> u64 {
+        self.0.checkpoints.load(Ordering::Relaxed)
     }
 
     pub(super) fn busy(&self) -> Duration {
