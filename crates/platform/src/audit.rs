@@ -2,6 +2,7 @@
 //! per city (`kernel::audit`). `verify` walks every chain and names the first broken entry.
 
 use std::ops::Deref;
+use std::sync::PoisonError;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::LockType;
@@ -92,6 +93,8 @@ pub struct Tx {
     channel: String,
     events: EventBus,
     pending: Vec<Event>,
+    /// The numbers of queued audit entries written so far, in order (for `pending`).
+    written: std::sync::Mutex<Vec<i64>>,
     /// The database's id, for what is kept per database (`memo::key_of`).
     db_id: String,
     /// Writes queued by [`Tx::later`], not yet sent.
@@ -118,6 +121,7 @@ impl Db {
             channel: self.notify_channel().to_string(),
             events: self.events().clone(),
             pending: vec![],
+            written: Default::default(),
             db_id: self.id().to_string(),
             queued: Default::default(),
             known_head: Default::default(),
@@ -148,11 +152,13 @@ impl Tx {
     }
 
     /// Sends the queued writes, then `tail`; returns the rows the statements return (on
-    /// SQLite in one call, [`crate::db::run_all`]).
+    /// SQLite in one call, [`crate::db::run_all`]), but the numbers of queued audit entries,
+    /// which it keeps for their events.
     async fn send(&self, tail: Vec<Statement>) -> Result<Vec<QueryResult>, DbErr> {
         let mut all = std::mem::take(&mut *held(&self.queued));
         all.extend(tail);
-        crate::db::run_all(&*self.inner, all).await
+        let rows = crate::db::run_all(&*self.inner, all).await?;
+        Ok(keep_audit_seq(&self.written, rows))
     }
 
     /// Runs `stmt`, a statement that returns rows (an upsert with `RETURNING`, say), after the
@@ -297,10 +303,9 @@ impl Tx {
             self.pending.push(event);
             return Ok(());
         }
-        let rows = self.send(vec![insert, head_write]).await?;
-        event.seq = audit_seq(&rows)
-            .last()
-            .copied()
+        self.send(vec![insert, head_write]).await?;
+        event.seq = held(&self.written)
+            .pop()
             .ok_or_else(|| DbErr::Custom("the audit entry came back without its number".into()))?;
         let payload = serde_json::to_string(&event).unwrap_or_default();
         self.inner
@@ -316,12 +321,22 @@ impl Tx {
     /// Sends the queued writes and commits; then the live stream hears of the new audit
     /// entries (on PostgreSQL, through `NOTIFY`, sent with each entry).
     pub async fn commit(self) -> Result<(), DbErr> {
-        let queued = std::mem::take(&mut *held(&self.queued));
-        let rows = self.inner.commit_with(queued).await?;
-        let mut seqs = audit_seq(&rows).into_iter();
-        for mut e in self.pending {
+        let Tx {
+            inner,
+            events,
+            pending,
+            queued,
+            written,
+            ..
+        } = self;
+        let queued = queued.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let rows = inner.commit_with(queued).await?;
+        keep_audit_seq(&written, rows);
+        let written = written.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let mut seqs = written.into_iter();
+        for mut e in pending {
             e.seq = seqs.next().unwrap_or_default();
-            self.events.publish(e);
+            events.publish(e);
         }
         Ok(())
     }
@@ -331,10 +346,20 @@ impl Tx {
     }
 }
 
-/// The numbers of the audit entries among rows a write returned, in order.
-fn audit_seq(rows: &[QueryResult]) -> Vec<i64> {
-    rows.iter()
-        .filter_map(|r| r.try_get::<i64>("", "audit_seq").ok())
+/// Takes the numbers of queued audit entries out of `rows`, into `written`.
+fn keep_audit_seq(
+    written: &std::sync::Mutex<Vec<i64>>,
+    rows: Vec<QueryResult>,
+) -> Vec<QueryResult> {
+    let mut written = held(written);
+    rows.into_iter()
+        .filter(|r| match r.try_get::<i64>("", "audit_seq") {
+            Ok(seq) => {
+                written.push(seq);
+                false
+            }
+            Err(_) => true,
+        })
         .collect()
 }
 

@@ -794,6 +794,10 @@ db_test!(
         };
         let mut tx = t.db.tx().await.expect("tx");
         tx.later(scratch_row(&t.db, 8));
+        // An entry queued before the read goes with it; its number is not among the rows.
+        tx.audit(&binjai.code, &Actor::cli(), change("w"))
+            .await
+            .expect("audit w");
         let rows = tx
             .query_with_head("99.99", returning(9))
             .await
@@ -812,7 +816,33 @@ db_test!(
         tx.commit().await.expect("commit");
         assert_eq!(scratch_ns(&t.db).await, vec![1, 2, 3, 4, 8, 9]);
         let v = audit::verify(&t.db).await.expect("verify");
-        assert_eq!((v.failure, v.entries), (None, before + 2 + 3));
+        assert_eq!((v.failure, v.entries), (None, before + 2 + 4));
+        // Each entry's event carries its own number, whether it went with the read or at
+        // commit.
+        let mut logged = Vec::new();
+        for city in ["12.75", "99.99"] {
+            for e in audit::list(&t.db, city, &Default::default(), 10)
+                .await
+                .expect("list")
+            {
+                if ["w", "x", "y", "z"].contains(&e.subject_id.as_str()) {
+                    logged.push((e.subject_id, e.seq));
+                }
+            }
+        }
+        let mut heard = Vec::new();
+        while heard.len() < 4 {
+            let e = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+                .await
+                .expect("event in time")
+                .expect("event");
+            if e.action == "test.write" && e.subject_id != "a" && e.subject_id != "b" {
+                heard.push((e.subject_id, e.seq));
+            }
+        }
+        logged.sort();
+        heard.sort();
+        assert_eq!(heard, logged);
 
         // Writers at once take turns (half of them reading the head ahead): every one lands
         // and the chain stays whole.
@@ -839,7 +869,7 @@ db_test!(
         }
         assert_eq!(scratch_ns(&t.db).await.len(), 6 + 16);
         let v = audit::verify(&t.db).await.expect("verify");
-        assert_eq!((v.failure, v.entries), (None, before + 2 + 3 + 16));
+        assert_eq!((v.failure, v.entries), (None, before + 2 + 4 + 16));
     }
 );
 
