@@ -1178,3 +1178,69 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    a_member_dropped_during_its_commit_takes_nobody_else_with_it,
+    async |t: &TestDb| {
+        let db = &t.db;
+        db.conn()
+            .execute_unprepared("CREATE TABLE gc_cut (k TEXT PRIMARY KEY)")
+            .await
+            .expect("table");
+        let first = db.begin_write().await.expect("begin");
+        first
+            .execute_unprepared("INSERT INTO gc_cut VALUES ('first')")
+            .await
+            .expect("insert");
+        // `cut` sends a slow statement with its commit, and its request is dropped while the
+        // statement runs.
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        let cut = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let tx = db.begin_write().await.expect("begin");
+                tx.execute_unprepared("INSERT INTO gc_cut VALUES ('cut')")
+                    .await
+                    .expect("insert");
+                let slow = sea_orm::Statement::from_string(
+                    db.db_backend(),
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000) SELECT count(*) AS c FROM n",
+                );
+                let _ = ready_tx.send(());
+                let _ = tx.commit_with(vec![slow]).await;
+            })
+        };
+        until_queued(db, 1).await;
+        let after = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let tx = db.begin_write().await.map_err(|e| e.to_string())?;
+                tx.execute_unprepared("INSERT INTO gc_cut VALUES ('after')")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tx.commit().await.map_err(|e| e.to_string())
+            })
+        };
+        until_queued(db, 2).await;
+        let first = tokio::spawn(async move { first.commit().await.map_err(|e| e.to_string()) });
+        ready.await.expect("cut is committing");
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        cut.abort();
+        let _ = cut.await;
+        // The others are saved and told so: the dropped member did not roll the group back.
+        assert_eq!(first.await.expect("first"), Ok(()));
+        assert_eq!(after.await.expect("after"), Ok(()));
+        let keys = keys_in(db, "gc_cut").await;
+        assert!(
+            keys.contains(&"first".to_string()) && keys.contains(&"after".to_string()),
+            "{keys:?}"
+        );
+        // The writer goes on working.
+        let tx = db.begin_write().await.expect("begin");
+        tx.execute_unprepared("INSERT INTO gc_cut VALUES ('later')")
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+        assert!(keys_in(db, "gc_cut").await.contains(&"later".to_string()));
+    }
+);

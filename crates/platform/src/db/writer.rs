@@ -22,7 +22,9 @@
 //! The savepoints cost no trips of their own to the connection's thread: a member's writes go
 //! to SQLite in one call at commit ([`WriteTx::commit_with`]), and that call ends with the
 //! member's `RELEASE` and, when another writer waits, the `SAVEPOINT` the next member will work
-//! in. (The driver does not know of these savepoints: to it the group is one transaction.)
+//! in. (The driver does not know of these savepoints: to it the group is one transaction, so
+//! a member's last call, its rollback and the undoing of a dropped member run on tasks of their
+//! own: dropped halfway, they would drop the group's transaction, and every member's work.)
 //!
 //! Nor does a commit copy the WAL into the database file (a checkpoint): SQLite would do it
 //! inside the `COMMIT` that takes the WAL past a thousand pages, with the turn held, while every
@@ -551,34 +553,21 @@ impl WriteTx {
             drop(turn);
             return writer.wait_for(id, rx).await.map(|()| rows);
         };
-        let Some(g) = turn.state.group.as_mut().filter(|g| g.id == group) else {
-            return Err(not_saved("its group is gone"));
-        };
-        let more = waiting > 0 && g.members + 1 < GROUP_MAX;
-        let next = more.then(|| g.savepoint());
-        let tail = match &next {
-            Some(n) => format!("RELEASE {savepoint}; SAVEPOINT {n}"),
-            None => format!("RELEASE {savepoint}"),
-        };
-        let rows = match run_all(&inner, with_sql(stmts, &tail)).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                let undone = undo(&inner, &savepoint).await;
-                turn.hand_back(group, inner, undone.map(|()| true));
-                return Err(e);
-            }
-        };
-        g.tx = Some(inner);
-        g.members += 1;
-        g.open = next;
-        let rx = g.done.subscribe();
-        if !more {
-            turn.close();
-            return outcome(rx).await.map(|()| rows);
-        }
+        // The member's last call, and what follows from it for the group, run on a task of
+        // their own: a member whose request is dropped meanwhile cannot leave the group's
+        // transaction half handed back (dropped, it would roll every member back).
         let writer = turn.writer.clone();
-        drop(turn);
-        writer.wait_for(group, rx).await.map(|()| rows)
+        let member = Member { group, savepoint };
+        let job = tokio::spawn(release(inner, turn, member, stmts, waiting));
+        let (rows, rx, wait) = job
+            .await
+            .map_err(|e| not_saved(&format!("its commit stopped: {e}")))??;
+        if wait {
+            writer.wait_for(group, rx).await?;
+        } else {
+            outcome(rx).await?;
+        }
+        Ok(rows)
     }
 
     pub async fn rollback(mut self) -> Result<(), DbErr> {
@@ -587,14 +576,60 @@ impl WriteTx {
             return Ok(());
         };
         match (turn, member) {
-            (Some(turn), Some(m)) => {
+            // On a task of its own, as a member's commit.
+            (Some(turn), Some(m)) => tokio::spawn(async move {
                 let r = undo(&inner, &m.savepoint).await;
                 turn.hand_back(m.group, inner, r.clone().map(|()| false));
                 r
-            }
+            })
+            .await
+            .map_err(|e| DbErr::Custom(format!("the rollback stopped: {e}")))?,
             _ => inner.rollback().await,
         }
     }
+}
+
+/// A member's last call: `stmts`, then its release (and the next member's savepoint when
+/// someone waits and the group has room); then the group has its transaction back, and commits
+/// if nobody else is to join. Returns the rows, the group's outcome to wait for, and whether to
+/// wait for it as [`Shared::wait_for`] does (the group stays open for others).
+async fn release(
+    inner: DatabaseTransaction,
+    mut turn: Turn,
+    member: Member,
+    stmts: Vec<Statement>,
+    waiting: usize,
+) -> Result<(Vec<QueryResult>, watch::Receiver<Outcome>, bool), DbErr> {
+    let Member { group, savepoint } = member;
+    let Some(g) = turn.state.group.as_mut().filter(|g| g.id == group) else {
+        return Err(not_saved("its group is gone"));
+    };
+    let more = waiting > 0 && g.members + 1 < GROUP_MAX;
+    let next = more.then(|| g.savepoint());
+    let tail = match &next {
+        Some(n) => format!("RELEASE {savepoint}; SAVEPOINT {n}"),
+        None => format!("RELEASE {savepoint}"),
+    };
+    let rows = match run_all(&inner, with_sql(stmts, &tail)).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            let undone = undo(&inner, &savepoint).await;
+            turn.hand_back(group, inner, undone.map(|()| true));
+            return Err(e);
+        }
+    };
+    // `g` was borrowed from the turn's state across the call: look it up again.
+    let Some(g) = turn.state.group.as_mut().filter(|g| g.id == group) else {
+        return Err(not_saved("its group is gone"));
+    };
+    g.tx = Some(inner);
+    g.members += 1;
+    g.open = next;
+    let rx = g.done.subscribe();
+    if !more {
+        turn.close();
+    }
+    Ok((rows, rx, more))
 }
 
 /// Rolls a member's work back to its savepoint and releases it.
