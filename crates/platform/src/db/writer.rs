@@ -292,31 +292,36 @@ impl Writer {
             let joinable = match &mut turn.state.group {
                 None => None,
                 Some(g) => {
-                    let opened = g.open.take();
-                    let name = match &opened {
-                        Some(sp) => sp.clone(),
-                        None => g.savepoint(),
+                    let savepoint = match g.open.take() {
+                        Some(sp) => sp,
+                        None => {
+                            // Opened while the group still holds its transaction: dropped
+                            // halfway, this leaves an empty savepoint, not a lost group.
+                            let sp = g.savepoint();
+                            let opened = match &g.tx {
+                                Some(tx) => tx
+                                    .execute_unprepared(&format!("SAVEPOINT {sp}"))
+                                    .await
+                                    .map(|_| ()),
+                                None => Err(not_saved("its group is gone")),
+                            };
+                            if let Err(e) = opened {
+                                turn.fail(e.to_string());
+                                return Err(e);
+                            }
+                            sp
+                        }
                     };
-                    Some((g.id, g.tx.take(), opened.is_some(), name))
+                    Some((g.id, g.tx.take(), savepoint))
                 }
             };
             return match joinable {
-                Some((group, Some(inner), opened, savepoint)) => {
-                    if !opened
-                        && let Err(e) = inner
-                            .execute_unprepared(&format!("SAVEPOINT {savepoint}"))
-                            .await
-                    {
-                        turn.hand_back(group, inner, Err(e.clone()));
-                        return Err(e);
-                    }
-                    Ok(WriteTx {
-                        inner: Some(inner),
-                        turn: Some(turn),
-                        member: Some(Member { group, savepoint }),
-                    })
-                }
-                Some((_, None, _, _)) => Err(not_saved("its group is gone")),
+                Some((group, Some(inner), savepoint)) => Ok(WriteTx {
+                    inner: Some(inner),
+                    turn: Some(turn),
+                    member: Some(Member { group, savepoint }),
+                }),
+                Some((_, None, _)) => Err(not_saved("its group is gone")),
                 None => {
                     let inner = turn
                         .state
