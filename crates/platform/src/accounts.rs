@@ -808,10 +808,12 @@ pub async fn authenticate(
             let acc = Account::from(m.clone());
             let mut am: account::ActiveModel = m.into();
             am.last_login_at = Set(Some(now));
-            am.update(db.conn()).await?;
-            login_attempt::Entity::delete_by_id((city.code.clone(), key))
-                .exec(db.conn())
-                .await?;
+            let attempts = login_attempt::Entity::delete_by_id((city.code.clone(), key));
+            db.write(async |tx| {
+                am.update(tx).await?;
+                attempts.exec(tx).await
+            })
+            .await?;
             Ok(Ok(acc))
         }
         _ => {
@@ -875,7 +877,7 @@ pub async fn set_lang(db: &Db, acc: &Account, lang: Lang) -> AppResult<()> {
     {
         let mut am: account::ActiveModel = m.into();
         am.lang = Set(lang.code().into());
-        am.update(db.conn()).await?;
+        db.write(async |tx| am.update(tx).await).await?;
     }
     Ok(())
 }

@@ -952,12 +952,11 @@ async fn fire_clock(
     }
     // Whoever fired, the next look is the same instant: writing it twice is harmless.
     let next = next_fire(&policy.ladder, &clock, cal, now, &fired);
-    sla_clock::Entity::update_many()
+    let next_look = sla_clock::Entity::update_many()
         .col_expr(sla_clock::Column::NextFireUs, Expr::value(next))
         .filter(sla_clock::Column::CityCode.eq(&city.code))
         .filter(sla_clock::Column::Id.eq(m.id))
-        .filter(sla_clock::Column::StoppedUs.is_null())
-        .exec(db.conn())
-        .await?;
+        .filter(sla_clock::Column::StoppedUs.is_null());
+    db.write(async |tx| next_look.exec(tx).await).await?;
     Ok((n_fired, n_queued))
 }

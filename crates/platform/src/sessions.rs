@@ -36,16 +36,15 @@ pub fn sha256_hex(s: &str) -> String {
 pub async fn create(db: &Db, city: &City, acc: &Account) -> AppResult<String> {
     let token = random_token(32);
     let now = Utc::now();
-    session::ActiveModel {
+    let row = session::ActiveModel {
         token_hash: Set(sha256_hex(&token)),
         city_code: Set(city.code.clone()),
         account_city: Set(acc.city_code.clone()),
         account_id: Set(acc.id),
         created_at: Set(now),
         expires_at: Set(now + Duration::days(SESSION_DAYS)),
-    }
-    .insert(db.conn())
-    .await?;
+    };
+    db.write(async |tx| row.insert(tx).await).await?;
     Ok(token)
 }
 
@@ -73,26 +72,21 @@ pub async fn lookup(db: &Db, city: &City, token: &str) -> AppResult<Option<Accou
 }
 
 pub async fn delete(db: &Db, token: &str) -> AppResult<()> {
-    session::Entity::delete_by_id(sha256_hex(token))
-        .exec(db.conn())
-        .await?;
+    let gone = session::Entity::delete_by_id(sha256_hex(token));
+    db.write(async |tx| gone.exec(tx).await).await?;
     Ok(())
 }
 
 pub async fn delete_all_for(db: &Db, account_id: Uuid) -> AppResult<()> {
-    session::Entity::delete_many()
-        .filter(session::Column::AccountId.eq(account_id))
-        .exec(db.conn())
-        .await?;
+    let gone = session::Entity::delete_many().filter(session::Column::AccountId.eq(account_id));
+    db.write(async |tx| gone.exec(tx).await).await?;
     Ok(())
 }
 
 /// Removes expired sessions; returns how many.
 pub async fn sweep(db: &Db) -> AppResult<u64> {
-    let r = session::Entity::delete_many()
-        .filter(session::Column::ExpiresAt.lt(Utc::now()))
-        .exec(db.conn())
-        .await?;
+    let gone = session::Entity::delete_many().filter(session::Column::ExpiresAt.lt(Utc::now()));
+    let r = db.write(async |tx| gone.exec(tx).await).await?;
     Ok(r.rows_affected)
 }
 
@@ -232,7 +226,7 @@ pub async fn lookup_token(db: &Db, city: &City, secret: &str) -> AppResult<Optio
     {
         let mut am: api_token::ActiveModel = t.into();
         am.last_used_at = Set(Some(now));
-        am.update(db.conn()).await?;
+        db.write(async |tx| am.update(tx).await).await?;
     }
     Ok(acc)
 }

@@ -1244,3 +1244,106 @@ db_test!(
         assert!(keys_in(db, "gc_cut").await.contains(&"later".to_string()));
     }
 );
+
+db_test!(
+    a_write_on_its_own_takes_its_turn_while_shared_commits_keep_the_lock_busy,
+    async |t: &TestDb| {
+        let db = &t.db;
+        db.conn()
+            .execute_unprepared("CREATE TABLE busy_rows (n BIGINT NOT NULL)")
+            .await
+            .expect("table");
+        // More writers than a group takes, one write after another, each holding its
+        // transaction for a moment: on SQLite a full group commits while the rest wait for
+        // the turn, so the write lock is free only between one group's COMMIT and the next
+        // one's BEGIN.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut busy = tokio::task::JoinSet::new();
+        for w in 0..24i64 {
+            let (db, stop) = (db.clone(), stop.clone());
+            busy.spawn(async move {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let tx = db.begin_write().await.expect("begin");
+                    tx.execute_unprepared(&format!("INSERT INTO busy_rows VALUES ({w})"))
+                        .await
+                        .expect("insert");
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    tx.commit().await.expect("commit");
+                    n += 1;
+                }
+                n
+            });
+        }
+        until_queued(db, 8).await;
+        // Writes that stand on their own (a login's session, an expired-session sweep, a
+        // "mark all read") queue for the writer's turn with the others instead of waiting for
+        // a gap in SQLite's busy handler: each lands while the writers are still at it.
+        let t0 = std::time::Instant::now();
+        let mut took = Vec::new();
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            platform::sessions::sweep(db).await.expect("sweep");
+            platform::notify::mark_all_read(db, "12.75", uuid::Uuid::now_v7(), 1)
+                .await
+                .expect("mark all read");
+            db.write(async |tx| {
+                tx.execute_unprepared("INSERT INTO busy_rows VALUES (99)")
+                    .await
+                    .map(|_| ())
+            })
+            .await
+            .expect("a write of its own");
+            took.push(started.elapsed());
+        }
+        let all = t0.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut rounds = 0;
+        while let Some(n) = busy.join_next().await {
+            rounds += n.expect("writer");
+        }
+        assert!(
+            all < std::time::Duration::from_secs(5),
+            "three rounds of writes on their own took {all:?} ({took:?}) beside {rounds} others"
+        );
+        assert!(rounds > 0, "the busy writers never wrote");
+        let ours = db
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.db_backend(),
+                "SELECT COUNT(*) AS n FROM busy_rows WHERE n = 99",
+            ))
+            .await
+            .expect("count")
+            .expect("row")
+            .try_get::<i64>("", "n")
+            .expect("n");
+        assert_eq!(ours, 3);
+        // A write that fails saves nothing and leaves the writer working.
+        let e = db
+            .write(async |tx| {
+                tx.execute_unprepared("INSERT INTO busy_rows VALUES (98)")
+                    .await?;
+                tx.execute_unprepared("INSERT INTO busy_rows VALUES (NULL)")
+                    .await
+                    .map(|_| ())
+            })
+            .await;
+        assert!(e.is_err(), "a NOT NULL column took NULL");
+        let kept = db
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.db_backend(),
+                "SELECT COUNT(*) AS n FROM busy_rows WHERE n = 98",
+            ))
+            .await
+            .expect("count")
+            .expect("row")
+            .try_get::<i64>("", "n")
+            .expect("n");
+        assert_eq!(kept, 0, "half of a failed write was saved");
+        db.write(async |tx| tx.execute_unprepared("DELETE FROM busy_rows").await)
+            .await
+            .expect("the writer works after a failed write");
+    }
+);

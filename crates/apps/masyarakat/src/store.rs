@@ -1914,13 +1914,12 @@ pub async fn support(
 
 /// A closed report the reporter did not answer within its window counts as confirmed.
 pub async fn confirm_by_silence(db: &Db, now: DateTime<Utc>) -> AppResult<u64> {
-    let res = report::Entity::update_many()
+    let silent = report::Entity::update_many()
         .col_expr(report::Column::AwaitingConfirmation, Expr::value(false))
         .col_expr(report::Column::Confirmation, Expr::value("silence"))
         .filter(report::Column::AwaitingConfirmation.eq(true))
-        .filter(report::Column::ConfirmDueUs.lte(to_us(now)))
-        .exec(db.conn())
-        .await?;
+        .filter(report::Column::ConfirmDueUs.lte(to_us(now)));
+    let res = db.write(async |tx| silent.exec(tx).await).await?;
     Ok(res.rows_affected)
 }
 

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use crate::events::{EventBus, PG_CHANNEL};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, Statement, TransactionTrait,
 };
 
 /// How long a SQLite writer waits for its turn before giving up with an error.
@@ -274,6 +274,30 @@ impl Db {
         match &self.writer {
             Some(w) => w.begin(BUSY_TIMEOUT).await,
             None => Ok(WriteTx::alone(self.conn.begin().await?)),
+        }
+    }
+
+    /// Runs a write that stands on its own (what would otherwise be one autocommit statement
+    /// on [`Db::conn`]) in a write transaction of its own, and commits it. On SQLite it so
+    /// queues for the writer's turn with every other write: on a pooled connection it would
+    /// wait for SQLite's write lock in the busy handler, which sleeps between tries and, while
+    /// group commits keep the lock busy, can miss every gap until the timeout (a login or a
+    /// delivery's "sent" refused with "database is locked"). Not to be called while this task
+    /// holds a write transaction: it would wait for its own turn.
+    pub async fn write<T>(
+        &self,
+        f: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
+        let tx = self.begin_write().await?;
+        match f(&tx).await {
+            Ok(v) => {
+                tx.commit().await?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
         }
     }
 

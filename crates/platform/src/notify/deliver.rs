@@ -274,9 +274,8 @@ impl Notifier {
                     .filter(outbox::Column::Id.eq(m.id))
                     .filter(outbox::Column::Status.is_in(["pending", "failed"]))
                     .filter(outbox::Column::NextAttemptUs.lte(now_us))
-                    .filter(outbox::Column::LockedUntilUs.lte(now_us))
-                    .exec(db.conn())
-                    .await?;
+                    .filter(outbox::Column::LockedUntilUs.lte(now_us));
+                let claim = db.write(async |tx| claim.exec(tx).await).await?;
                 if claim.rows_affected != 1 {
                     continue;
                 }
@@ -336,7 +335,7 @@ impl Notifier {
                             .increment(1);
                     }
                 }
-                upd.exec(db.conn()).await?;
+                db.write(async |tx| upd.exec(tx).await).await?;
             }
             if !claimed_any {
                 break;
@@ -393,7 +392,7 @@ impl Notifier {
             }
             "in_app" => {
                 let account = m.account_id.ok_or(Fail::Permanent("no account".into()))?;
-                notification::Entity::insert(notification::ActiveModel {
+                let row = notification::Entity::insert(notification::ActiveModel {
                     city_code: Set(m.city_code.clone()),
                     id: Set(m.id),
                     account_id: Set(account),
@@ -407,11 +406,11 @@ impl Notifier {
                     OnConflict::columns([notification::Column::CityCode, notification::Column::Id])
                         .do_nothing()
                         .to_owned(),
-                )
-                .exec_without_returning(db.conn())
-                .await
-                .map(|_| ())
-                .map_err(|e| Fail::Retry(e.to_string()))
+                );
+                db.write(async |tx| row.exec_without_returning(tx).await)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Fail::Retry(e.to_string()))
             }
             "webhook" => {
                 let hook = webhook::Entity::find_by_id(m.city_code.clone())

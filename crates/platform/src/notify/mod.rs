@@ -812,13 +812,12 @@ pub async fn mark_all_read(
     now_us: i64,
 ) -> AppResult<u64> {
     use sea_orm::sea_query::Expr;
-    let res = notification::Entity::update_many()
+    let read = notification::Entity::update_many()
         .col_expr(notification::Column::ReadUs, Expr::value(now_us))
         .filter(notification::Column::CityCode.eq(city_code))
         .filter(notification::Column::AccountId.eq(account_id))
-        .filter(notification::Column::ReadUs.is_null())
-        .exec(db.conn())
-        .await?;
+        .filter(notification::Column::ReadUs.is_null());
+    let res = db.write(async |tx| read.exec(tx).await).await?;
     Ok(res.rows_affected)
 }
 
