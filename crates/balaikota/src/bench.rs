@@ -335,8 +335,12 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
     let t0 = Instant::now();
     fill(&db, &city, have, opt.reports).await?;
     if db.backend() == Backend::Sqlite {
-        db.conn().execute_unprepared("ANALYZE").await?;
+        db.write(async |tx| tx.execute_unprepared("ANALYZE").await)
+            .await?;
     }
+    // The load's pages go into the database file now, so that the submissions timed next do
+    // not wait for that checkpoint.
+    db.catch_up_wal().await?;
     let filled = masyarakat::store::count(&db, &city).await?;
     println!(
         "| complaints loaded | {filled} (in {:.0} s) |",

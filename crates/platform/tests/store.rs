@@ -1347,3 +1347,77 @@ db_test!(
             .expect("the writer works after a failed write");
     }
 );
+
+db_test!(
+    the_wal_starts_over_while_a_stream_of_writes_goes_on,
+    async |t: &TestDb| {
+        let db = &t.db;
+        let Some(catch_ups_before) = db.wal_catch_ups() else {
+            assert_eq!(db.backend(), platform::db::Backend::Postgres);
+            return;
+        };
+        db.conn()
+            .execute_unprepared("CREATE TABLE wal_rows (k INTEGER PRIMARY KEY, b BLOB NOT NULL)")
+            .await
+            .expect("table");
+        db.write(async |tx| {
+            tx.execute_unprepared(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) INSERT INTO wal_rows SELECT i, randomblob(3000) FROM n",
+            )
+            .await
+        })
+        .await
+        .expect("rows");
+        let wal = t.dir.path().join("balaikota.db-wal");
+        let wal_size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        // For a second, writes one after another with no pause, each rewriting the same 4 MB:
+        // a checkpoint made beside them never catches up with the last commit, so SQLite would
+        // never write the WAL from its start again, and it would hold every one of them.
+        let (t0, mut written, mut largest) = (std::time::Instant::now(), 0u64, 0u64);
+        while t0.elapsed() < std::time::Duration::from_secs(1) {
+            db.write(async |tx| {
+                tx.execute_unprepared("UPDATE wal_rows SET b = randomblob(3000)")
+                    .await
+            })
+            .await
+            .expect("rewrite");
+            // About a thousand 4 KiB pages a rewrite.
+            written += 4_096_000;
+            largest = largest.max(wal_size());
+        }
+        let catch_ups = db.wal_catch_ups().expect("sqlite") - catch_ups_before;
+        assert!(
+            catch_ups >= 2 && largest < written / 3,
+            "{written} bytes written through the WAL, which grew to {largest} bytes; {catch_ups} catch-ups"
+        );
+        // Asked for, a checkpoint catches up at once; the next write starts the WAL from its
+        // beginning and cuts its file back to 16 MiB.
+        assert!(
+            db.catch_up_wal().await.expect("catch up"),
+            "it did not catch up"
+        );
+        db.write(async |tx| {
+            tx.execute_unprepared("UPDATE wal_rows SET b = randomblob(3000) WHERE k = 1")
+                .await
+        })
+        .await
+        .expect("a small write");
+        assert!(
+            wal_size() <= 16 << 20,
+            "the WAL's file is {} bytes",
+            wal_size()
+        );
+        let n = db
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.db_backend(),
+                "SELECT COUNT(*) AS n FROM wal_rows WHERE length(b) = 3000",
+            ))
+            .await
+            .expect("count")
+            .expect("row")
+            .try_get::<i64>("", "n")
+            .expect("n");
+        assert_eq!(n, 1000);
+    }
+);

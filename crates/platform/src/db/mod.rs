@@ -19,6 +19,9 @@ use sea_orm::{
     DbErr, Statement, TransactionTrait,
 };
 
+/// The size a WAL's file is cut back to when SQLite writes it from its start again.
+const WAL_LIMIT_BYTES: i64 = writer::WAL_LIMIT_PAGES * 4096;
+
 /// How long a SQLite writer waits for its turn before giving up with an error.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -186,6 +189,7 @@ impl Db {
                                     "wal_autocheckpoint",
                                     if checkpoints { "1000" } else { "0" },
                                 )
+                                .pragma("journal_size_limit", WAL_LIMIT_BYTES.to_string())
                         });
                     opts
                 };
@@ -318,6 +322,24 @@ impl Db {
     /// Checkpoints the SQLite checkpointer has run (`None` on PostgreSQL).
     pub fn checkpoints(&self) -> Option<u64> {
         self.writer.as_ref().map(Writer::checkpoints)
+    }
+
+    /// On SQLite, copies every committed page into the database file with the writer's turn
+    /// held (what the checkpointer does when the WAL grows past 16 MiB), so that the next write
+    /// starts the WAL from its beginning and cuts its file back: after a bulk load, say, so
+    /// that the writes after it do not wait for its checkpoint. Returns whether it caught up
+    /// (a reader still on an older snapshot can keep it from it). Nothing to do on PostgreSQL.
+    pub async fn catch_up_wal(&self) -> Result<bool, DbErr> {
+        match &self.writer {
+            Some(w) => w.catch_up(&self.conn).await,
+            None => Ok(true),
+        }
+    }
+
+    /// Checkpoints that caught up with the last commit with the writer's turn held: when the
+    /// WAL had grown past its limit, or for [`Db::catch_up_wal`] (`None` on PostgreSQL).
+    pub fn wal_catch_ups(&self) -> Option<u64> {
+        self.writer.as_ref().map(Writer::catch_ups)
     }
 
     /// Write transactions waiting for the SQLite writer's turn now (0 on PostgreSQL).

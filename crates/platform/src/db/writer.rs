@@ -30,7 +30,10 @@
 //! inside the `COMMIT` that takes the WAL past a thousand pages, with the turn held, while every
 //! other write waits. A task of its own does it instead, on a reader's connection, a tenth of a
 //! second after writes were committed; a passive checkpoint never takes the write lock, so
-//! writes go on meanwhile ([`Writer::spawn_checkpointer`]).
+//! writes go on meanwhile ([`Writer::spawn_checkpointer`]). Only when the WAL has grown past
+//! 16 MiB (a checkpoint beside a steady stream of writes never catches up with the last commit,
+//! and SQLite starts the WAL over only after one has) does it take the turn for a second pass,
+//! which copies what the first left.
 //!
 //! One rule follows for callers: a write transaction must not wait for another write's commit
 //! to return (a signal sent after it, say). That commit may be waiting for this transaction,
@@ -53,6 +56,11 @@ const GROUP_MAX: usize = 16;
 /// How often the checkpointer looks for committed writes to copy into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
+/// The WAL's size, in 4 KiB pages, past which the checkpointer takes the writer's turn to
+/// catch up with it (16 MiB); also the size its file is cut back to when SQLite writes it from
+/// its start again (`journal_size_limit` on the writer's connection).
+pub(super) const WAL_LIMIT_PAGES: i64 = 4096;
+
 /// What a group's members hear: `None` until its commit has been tried.
 type Outcome = Option<Result<(), String>>;
 
@@ -71,6 +79,8 @@ struct Shared {
     commits: AtomicU64,
     /// Checkpoints run by the checkpointer.
     checkpoints: AtomicU64,
+    /// Checkpoints that caught up with the last commit, with the turn held.
+    catch_ups: AtomicU64,
 }
 
 /// What the turn guards.
@@ -205,6 +215,7 @@ impl Writer {
             saved: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             checkpoints: AtomicU64::new(0),
+            catch_ups: AtomicU64::new(0),
         }))
     }
 
@@ -212,6 +223,14 @@ impl Writer {
     /// one of `readers`, every [`CHECKPOINT_EVERY`] while there are new commits (the writer's
     /// connection does not do it itself: `wal_autocheckpoint` is off there). It ends with the
     /// writer.
+    ///
+    /// SQLite writes the WAL from its start again only when a write begins after a checkpoint
+    /// that copied every committed page. Under a steady stream of writes a checkpoint made
+    /// beside them never quite catches up, and the WAL would grow without end (a load of a
+    /// million rows took it past 3.8 GB). So when the WAL has grown past [`WAL_LIMIT_PAGES`],
+    /// the checkpointer takes the writer's turn (committing an open group first) and copies
+    /// what the checkpoint before left ([`Writer::catch_up`]): the writes wait only for the
+    /// pages committed meanwhile, and the next one starts the WAL from its beginning.
     pub(super) fn spawn_checkpointer(&self, readers: DatabaseConnection) {
         let shared = Arc::downgrade(&self.0);
         tokio::spawn(async move {
@@ -227,19 +246,45 @@ impl Writer {
                 if commits == seen {
                     continue;
                 }
-                let passive =
-                    Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)");
-                match readers.query_one_raw(passive).await {
-                    Ok(_) => {
+                let wal_pages = match checkpoint(&readers, "PASSIVE").await {
+                    Ok((pages, _)) => {
                         seen = commits;
-                        w.checkpoints.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!("sqlite_checkpoints_total").increment(1);
+                        w.counted_checkpoint(false);
+                        pages
                     }
                     // Tried again at the next tick (the pool is closed once the database is).
-                    Err(e) => tracing::debug!(error = %e, "SQLite checkpoint"),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "SQLite checkpoint");
+                        continue;
+                    }
+                };
+                if wal_pages <= WAL_LIMIT_PAGES {
+                    continue;
+                }
+                if let Err(e) = Writer(w).catch_up(&readers).await {
+                    tracing::warn!(error = %e, wal_pages, "SQLite checkpoint with the turn held");
                 }
             }
         });
+    }
+
+    /// Copies every committed page into the database file with the turn held (an open group
+    /// is committed first), so that the next write starts the WAL from its beginning. A
+    /// passive checkpoint: it does not wait for readers, so a reader still on an older
+    /// snapshot can keep it from catching up (it is tried again at the next tick); returns
+    /// whether it caught up.
+    pub(super) async fn catch_up(&self, readers: &DatabaseConnection) -> Result<bool, DbErr> {
+        let turn = self.0.clone().quiet_turn().await;
+        let r = checkpoint(readers, "PASSIVE").await;
+        drop(turn);
+        let (wal, copied) = r?;
+        let caught_up = copied == wal;
+        self.0.counted_checkpoint(caught_up);
+        Ok(caught_up)
+    }
+
+    pub(super) fn catch_ups(&self) -> u64 {
+        self.0.catch_ups.load(Ordering::Relaxed)
     }
 
     pub(super) fn checkpoints(&self) -> u64 {
@@ -373,22 +418,25 @@ impl Turn {
     /// Commits the open group, tells its members, then lets the turn go. It runs on a task of
     /// its own: once begun, it finishes even if whoever started it is dropped.
     fn close(mut self) {
-        tokio::spawn(async move {
-            if let Some(g) = self.state.group.take() {
-                let r = match g.tx {
-                    Some(tx) => tx.commit().await,
-                    None => Err(DbErr::Custom("its transaction was lost".into())),
-                };
-                if r.is_ok() {
-                    self.writer.count_commit(g.members);
-                }
-                let failed = r.is_err();
-                let _ = g.done.send(Some(r.map_err(|e| e.to_string())));
-                if failed {
-                    self.state.reconnect().await;
-                }
+        tokio::spawn(async move { self.commit_group().await });
+    }
+
+    /// Commits the open group, if any, and tells its members; the turn stays held.
+    async fn commit_group(&mut self) {
+        if let Some(g) = self.state.group.take() {
+            let r = match g.tx {
+                Some(tx) => tx.commit().await,
+                None => Err(DbErr::Custom("its transaction was lost".into())),
+            };
+            if r.is_ok() {
+                self.writer.count_commit(g.members);
             }
-        });
+            let failed = r.is_err();
+            let _ = g.done.send(Some(r.map_err(|e| e.to_string())));
+            if failed {
+                self.state.reconnect().await;
+            }
+        }
     }
 
     /// Rolls the open group back and tells its members why, then lets the turn go.
@@ -439,7 +487,39 @@ async fn outcome(mut done: watch::Receiver<Outcome>) -> Result<(), DbErr> {
     }
 }
 
+/// Runs a checkpoint (`mode`: `PASSIVE`, say); returns the WAL's size in pages, and how many
+/// of them are now in the database file.
+async fn checkpoint(conn: &DatabaseConnection, mode: &str) -> Result<(i64, i64), DbErr> {
+    let sql = format!("PRAGMA wal_checkpoint({mode})");
+    let row = conn
+        .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the checkpoint said nothing".into()))?;
+    // busy, log, checkpointed
+    Ok((
+        row.try_get_by_index::<i64>(1)?,
+        row.try_get_by_index::<i64>(2)?,
+    ))
+}
+
 impl Shared {
+    /// The turn with no group open: an open one is committed first, and its members told.
+    async fn quiet_turn(self: Arc<Self>) -> Turn {
+        let guard = self.turn.clone().lock_owned().await;
+        let mut turn = Turn::new(guard, self.clone());
+        turn.commit_group().await;
+        turn
+    }
+
+    fn counted_checkpoint(&self, caught_up: bool) {
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("sqlite_checkpoints_total").increment(1);
+        if caught_up {
+            self.catch_ups.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("sqlite_wal_catch_ups_total").increment(1);
+        }
+    }
+
     fn count_commit(&self, writes: usize) {
         let writes = u64::try_from(writes).unwrap_or(u64::MAX);
         self.saved.fetch_add(writes, Ordering::Relaxed);
