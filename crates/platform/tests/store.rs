@@ -943,6 +943,17 @@ async fn until_queued(db: &platform::db::Db, n: usize) {
     }
 }
 
+/// The `n` of a `SELECT COUNT(*) AS n …`.
+async fn count(db: &platform::db::Db, sql: &str) -> i64 {
+    db.conn()
+        .query_one_raw(sea_orm::Statement::from_string(db.db_backend(), sql))
+        .await
+        .expect("count")
+        .expect("row")
+        .try_get::<i64>("", "n")
+        .expect("n")
+}
+
 async fn keys_in(db: &platform::db::Db, table: &str) -> Vec<String> {
     db.conn()
         .query_all_raw(sea_orm::Statement::from_string(
@@ -1307,17 +1318,7 @@ db_test!(
             "three rounds of writes on their own took {all:?} ({took:?}) beside {rounds} others"
         );
         assert!(rounds > 0, "the busy writers never wrote");
-        let ours = db
-            .conn()
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.db_backend(),
-                "SELECT COUNT(*) AS n FROM busy_rows WHERE n = 99",
-            ))
-            .await
-            .expect("count")
-            .expect("row")
-            .try_get::<i64>("", "n")
-            .expect("n");
+        let ours = count(db, "SELECT COUNT(*) AS n FROM busy_rows WHERE n = 99").await;
         assert_eq!(ours, 3);
         // A write that fails saves nothing and leaves the writer working.
         let e = db
@@ -1330,17 +1331,7 @@ db_test!(
             })
             .await;
         assert!(e.is_err(), "a NOT NULL column took NULL");
-        let kept = db
-            .conn()
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.db_backend(),
-                "SELECT COUNT(*) AS n FROM busy_rows WHERE n = 98",
-            ))
-            .await
-            .expect("count")
-            .expect("row")
-            .try_get::<i64>("", "n")
-            .expect("n");
+        let kept = count(db, "SELECT COUNT(*) AS n FROM busy_rows WHERE n = 98").await;
         assert_eq!(kept, 0, "half of a failed write was saved");
         db.write(async |tx| tx.execute_unprepared("DELETE FROM busy_rows").await)
             .await
@@ -1407,17 +1398,11 @@ db_test!(
             "the WAL's file is {} bytes",
             wal_size()
         );
-        let n = db
-            .conn()
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.db_backend(),
-                "SELECT COUNT(*) AS n FROM wal_rows WHERE length(b) = 3000",
-            ))
-            .await
-            .expect("count")
-            .expect("row")
-            .try_get::<i64>("", "n")
-            .expect("n");
+        let n = count(
+            db,
+            "SELECT COUNT(*) AS n FROM wal_rows WHERE length(b) = 3000",
+        )
+        .await;
         assert_eq!(n, 1000);
     }
 );
