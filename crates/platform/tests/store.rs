@@ -1406,3 +1406,51 @@ db_test!(
         assert_eq!(n, 1000);
     }
 );
+
+db_test!(
+    a_checkpoint_waiting_for_a_reader_does_not_hold_up_writes,
+    async |t: &TestDb| {
+        let db = &t.db;
+        if db.backend() != platform::db::Backend::Sqlite {
+            // No WAL, no checkpoints: the catch-up has nothing to do.
+            assert!(db.catch_up_wal().await.expect("catch up"));
+            return;
+        }
+        // Every reader's connection busy elsewhere (a slow listing, say): the catch-up waits
+        // for one before it takes the writer's turn, so writes go on meanwhile.
+        let pool = db.conn().get_sqlite_connection_pool().clone();
+        let mut held = Vec::new();
+        while let Ok(Ok(c)) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), pool.acquire()).await
+        {
+            held.push(c);
+        }
+        assert!(!held.is_empty(), "no reader's connection to hold");
+        let catch_up = tokio::spawn({
+            let db = db.clone();
+            async move { db.catch_up_wal().await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let wrote = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            db.write(async |tx| {
+                tx.execute_unprepared("CREATE TABLE ckw_rows (n BIGINT NOT NULL)")
+                    .await
+            }),
+        )
+        .await;
+        assert!(
+            matches!(wrote, Ok(Ok(_))),
+            "a write waited for a checkpoint that waited for a reader: {wrote:?}"
+        );
+        assert!(
+            !catch_up.is_finished(),
+            "the catch-up found no reader, yet it ran"
+        );
+        drop(held);
+        assert!(
+            catch_up.await.expect("catch-up task").expect("catch up"),
+            "with the readers back, the catch-up did not catch up"
+        );
+    }
+);

@@ -246,13 +246,20 @@ impl Writer {
                 if commits == seen {
                     continue;
                 }
-                let wal_pages = match checkpoint(&readers, "PASSIVE").await {
+                // Tried again at the next tick (the pool is closed once the database is).
+                let mut conn = match reader(&readers).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "SQLite checkpoint");
+                        continue;
+                    }
+                };
+                let wal_pages = match checkpoint(&mut conn).await {
                     Ok((pages, _)) => {
                         seen = commits;
                         w.counted_checkpoint(false);
                         pages
                     }
-                    // Tried again at the next tick (the pool is closed once the database is).
                     Err(e) => {
                         tracing::debug!(error = %e, "SQLite checkpoint");
                         continue;
@@ -261,7 +268,7 @@ impl Writer {
                 if wal_pages <= WAL_LIMIT_PAGES {
                     continue;
                 }
-                if let Err(e) = Writer(w).catch_up(&readers).await {
+                if let Err(e) = Writer(w).catch_up_on(&mut conn).await {
                     tracing::warn!(error = %e, wal_pages, "SQLite checkpoint with the turn held");
                 }
             }
@@ -274,8 +281,15 @@ impl Writer {
     /// snapshot can keep it from catching up (it is tried again at the next tick); returns
     /// whether it caught up.
     pub(super) async fn catch_up(&self, readers: &DatabaseConnection) -> Result<bool, DbErr> {
+        let mut conn = reader(readers).await?;
+        self.catch_up_on(&mut conn).await
+    }
+
+    /// [`Writer::catch_up`] on a reader's connection taken beforehand: the turn is never held
+    /// while waiting for one.
+    async fn catch_up_on(&self, conn: &mut sqlx::SqliteConnection) -> Result<bool, DbErr> {
         let turn = self.0.clone().quiet_turn().await;
-        let r = checkpoint(readers, "PASSIVE").await;
+        let r = checkpoint(conn).await;
         drop(turn);
         let (wal, copied) = r?;
         let caught_up = copied == wal;
@@ -487,19 +501,26 @@ async fn outcome(mut done: watch::Receiver<Outcome>) -> Result<(), DbErr> {
     }
 }
 
-/// Runs a checkpoint (`mode`: `PASSIVE`, say); returns the WAL's size in pages, and how many
-/// of them are now in the database file.
-async fn checkpoint(conn: &DatabaseConnection, mode: &str) -> Result<(i64, i64), DbErr> {
-    let sql = format!("PRAGMA wal_checkpoint({mode})");
-    let row = conn
-        .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
-        .await?
-        .ok_or_else(|| DbErr::Custom("the checkpoint said nothing".into()))?;
-    // busy, log, checkpointed
-    Ok((
-        row.try_get_by_index::<i64>(1)?,
-        row.try_get_by_index::<i64>(2)?,
-    ))
+/// One of the readers' connections (the writer's own exists only on SQLite, so they are
+/// SQLite's).
+async fn reader(
+    readers: &DatabaseConnection,
+) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, DbErr> {
+    readers
+        .get_sqlite_connection_pool()
+        .acquire()
+        .await
+        .map_err(|e| DbErr::Custom(format!("no reader's connection for a checkpoint: {e}")))
+}
+
+/// Runs a passive checkpoint (it neither takes the write lock nor waits for readers); returns
+/// the WAL's size in pages, and how many of them are now in the database file.
+async fn checkpoint(conn: &mut sqlx::SqliteConnection) -> Result<(i64, i64), DbErr> {
+    let (_busy, wal, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(conn)
+        .await
+        .map_err(|e| DbErr::Custom(format!("checkpoint: {e}")))?;
+    Ok((wal, copied))
 }
 
 impl Shared {
