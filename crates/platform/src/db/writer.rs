@@ -281,8 +281,15 @@ impl Writer {
     /// snapshot can keep it from catching up (it is tried again at the next tick); returns
     /// whether it caught up.
     pub(super) async fn catch_up(&self, readers: &DatabaseConnection) -> Result<bool, DbErr> {
-        let mut conn = reader(readers).await?;
-        self.catch_up_on(&mut conn).await
+        let (w, readers) = (self.clone(), readers.clone());
+        // On a task of its own, as a group's commit: dropped halfway through committing an
+        // open group, it would leave its members unsure whether their writes were saved.
+        tokio::spawn(async move {
+            let mut conn = reader(&readers).await?;
+            w.catch_up_on(&mut conn).await
+        })
+        .await
+        .map_err(|e| DbErr::Custom(format!("the checkpoint stopped: {e}")))?
     }
 
     /// [`Writer::catch_up`] on a reader's connection taken beforehand: the turn is never held
