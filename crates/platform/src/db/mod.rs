@@ -165,11 +165,11 @@ impl Db {
                 if !*create && !path.exists() {
                     return Err(DbUrlError::SqliteMissing(path.clone()).into());
                 }
-                // `checkpoints`: whether the connection copies the WAL into the database file
-                // itself, after a commit that leaves the WAL past a thousand pages (SQLite's
-                // default). Not the writer's: its commits would pay for it in the turn
+                // No connection copies the WAL into the database file inside a commit (SQLite's
+                // default past a thousand pages): the writer's commits, the only ones, would
+                // pay for it in the turn. The checkpointer does it
                 // (`writer::Writer::spawn_checkpointer`).
-                let pool = |connections: u32, checkpoints: bool| {
+                let pool = |connections: u32| {
                     let mut opts = ConnectOptions::new(format!("sqlite://{}", path.display()));
                     let create = *create;
                     // A file cannot go stale under a pooled connection: no ping on checkout
@@ -185,20 +185,15 @@ impl Db {
                                 .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                                 .busy_timeout(BUSY_TIMEOUT)
                                 .foreign_keys(true)
-                                .pragma(
-                                    "wal_autocheckpoint",
-                                    if checkpoints { "1000" } else { "0" },
-                                )
+                                .pragma("wal_autocheckpoint", "0")
                                 .pragma("journal_size_limit", WAL_LIMIT_BYTES.to_string())
                         });
                     opts
                 };
                 // Readers; writes have a connection of their own (`writer`): four in all, as before.
-                let conn = Database::connect(pool(3, true)).await.map_err(open_err)?;
-                let writer = Writer::new(
-                    Database::connect(pool(1, false)).await.map_err(open_err)?,
-                    pool(1, false),
-                );
+                let conn = Database::connect(pool(3)).await.map_err(open_err)?;
+                let writer =
+                    Writer::new(Database::connect(pool(1)).await.map_err(open_err)?, pool(1));
                 writer.spawn_checkpointer(conn.clone());
                 Ok(Db {
                     conn,

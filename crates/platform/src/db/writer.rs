@@ -220,9 +220,8 @@ impl Writer {
     }
 
     /// Starts the task that copies committed pages from the WAL into the database file, on
-    /// one of `readers`, every [`CHECKPOINT_EVERY`] while there are new commits (the writer's
-    /// connection does not do it itself: `wal_autocheckpoint` is off there). It ends with the
-    /// writer.
+    /// one of `readers`, every [`CHECKPOINT_EVERY`] while there are new commits (no connection does it itself inside a commit:
+    /// `wal_autocheckpoint` is off on all of them). It ends with the writer.
     ///
     /// SQLite writes the WAL from its start again only when a write begins after a checkpoint
     /// that copied every committed page. Under a steady stream of writes a checkpoint made
