@@ -2,10 +2,9 @@
 //! (ODbL 1.0; see `data/idn-area/`). Province `PP`, regency/city `PP.KK`, district (kecamatan)
 //! `PP.KK.DD`, village (kelurahan/desa) `PP.KK.DD.VVVV`.
 //!
-//! Provinces, regencies and districts are parsed once on first use (about 8,000 rows); villages
-//! are read on demand for one regency, so a deployment never holds all 83,000 in memory.
-
-use std::sync::LazyLock;
+//! The lists stay as the embedded text, sorted by code, and are searched in place: a lookup
+//! reads a dozen lines to find its place and then the rows it returns, so the 2.8 MB of villages
+//! are never all read (what is read of the binary stays resident) nor copied into memory.
 
 use serde::Serialize;
 
@@ -31,43 +30,78 @@ pub struct Region {
     pub name: &'static str,
 }
 
-struct Table {
-    rows: Vec<Region>,
+/// A CSV list as embedded: a header line, then one row per line, sorted by code (a test checks).
+struct Sorted {
+    csv: &'static str,
+    has_parent: bool,
 }
 
-impl Table {
-    /// Parses `code,parent,name` (or `code,name` for provinces). Rows are sorted by code already;
-    /// we sort again so lookups can binary-search whatever the file order.
-    fn parse(csv: &'static str, has_parent: bool) -> Table {
-        let mut rows: Vec<Region> = csv
+impl Sorted {
+    /// The rows, after the header.
+    fn body(&self) -> &'static str {
+        self.csv.split_once('\n').map_or("", |(_, rest)| rest)
+    }
+
+    /// The byte offset in `body` of the first row whose code is not before `key`.
+    fn first_from(body: &str, key: &str) -> usize {
+        let b = body.as_bytes();
+        let code = |at: usize| {
+            let rest = &b[at..];
+            let end = rest
+                .iter()
+                .position(|&c| c == b',' || c == b'\n')
+                .unwrap_or(rest.len());
+            &rest[..end]
+        };
+        // Rows starting before `lo` are before `key`, rows starting at `hi` or after are not;
+        // both are row starts (or the end).
+        let (mut lo, mut hi) = (0, b.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let row = b[lo..mid]
+                .iter()
+                .rposition(|&c| c == b'\n')
+                .map_or(lo, |p| lo + p + 1);
+            if code(row) < key.as_bytes() {
+                lo = b[row..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |p| row + p + 1);
+            } else {
+                hi = row;
+            }
+        }
+        lo
+    }
+
+    fn row(&self, line: &'static str) -> Option<Region> {
+        let line = line.trim_end_matches('\r');
+        let mut it = line.splitn(if self.has_parent { 3 } else { 2 }, ',');
+        let code = it.next()?;
+        let parent = if self.has_parent { it.next()? } else { "" };
+        let name = unquote(it.next()?);
+        Some(Region { code, parent, name })
+    }
+
+    /// The rows whose code starts with `prefix`, in order.
+    fn starting_with(&self, prefix: &str) -> Vec<Region> {
+        let body = self.body();
+        body[Self::first_from(body, prefix)..]
             .lines()
-            .skip(1)
-            .filter_map(|line| {
-                let line = line.trim_end_matches('\r');
-                let mut it = line.splitn(if has_parent { 3 } else { 2 }, ',');
-                let code = it.next()?;
-                let parent = if has_parent { it.next()? } else { "" };
-                let name = unquote(it.next()?);
-                Some(Region { code, parent, name })
-            })
-            .collect();
-        rows.sort_by(|a, b| a.code.cmp(b.code));
-        Table { rows }
-    }
-
-    fn get(&self, code: &str) -> Option<&Region> {
-        self.rows
-            .binary_search_by(|r| r.code.cmp(code))
-            .ok()
-            .and_then(|i| self.rows.get(i))
-    }
-
-    fn children(&self, parent: &str) -> Vec<Region> {
-        self.rows
-            .iter()
-            .filter(|r| r.parent == parent)
-            .cloned()
+            .take_while(|l| l.starts_with(prefix))
+            .filter_map(|l| self.row(l))
             .collect()
+    }
+
+    fn get(&self, code: &str) -> Option<Region> {
+        let body = self.body();
+        let row = self.row(body[Self::first_from(body, code)..].lines().next()?)?;
+        (row.code == code).then_some(row)
+    }
+
+    /// The rows one level below `parent` (their codes are the parent's, a dot, and more).
+    fn children(&self, parent: &str) -> Vec<Region> {
+        self.starting_with(&format!("{parent}."))
     }
 }
 
@@ -77,9 +111,22 @@ fn unquote(s: &'static str) -> &'static str {
         .unwrap_or(s)
 }
 
-static PROVINCE_TABLE: LazyLock<Table> = LazyLock::new(|| Table::parse(PROVINCES, false));
-static REGENCY_TABLE: LazyLock<Table> = LazyLock::new(|| Table::parse(REGENCIES, true));
-static DISTRICT_TABLE: LazyLock<Table> = LazyLock::new(|| Table::parse(DISTRICTS, true));
+const PROVINCE_TABLE: Sorted = Sorted {
+    csv: PROVINCES,
+    has_parent: false,
+};
+const REGENCY_TABLE: Sorted = Sorted {
+    csv: REGENCIES,
+    has_parent: true,
+};
+const DISTRICT_TABLE: Sorted = Sorted {
+    csv: DISTRICTS,
+    has_parent: true,
+};
+const VILLAGE_TABLE: Sorted = Sorted {
+    csv: VILLAGES,
+    has_parent: true,
+};
 
 /// Tells the level of a well-formed code, or `None` if the code is malformed.
 pub fn level_of(code: &str) -> Option<Level> {
@@ -108,15 +155,15 @@ pub fn normalize_regency_code(input: &str) -> Option<String> {
 }
 
 pub fn province(code: &str) -> Option<Region> {
-    PROVINCE_TABLE.get(code).cloned()
+    PROVINCE_TABLE.get(code)
 }
 
 pub fn regency(code: &str) -> Option<Region> {
-    REGENCY_TABLE.get(code).cloned()
+    REGENCY_TABLE.get(code)
 }
 
 pub fn district(code: &str) -> Option<Region> {
-    DISTRICT_TABLE.get(code).cloned()
+    DISTRICT_TABLE.get(code)
 }
 
 pub fn districts_of(regency_code: &str) -> Vec<Region> {
@@ -128,43 +175,12 @@ pub fn regencies_of(province_code: &str) -> Vec<Region> {
 }
 
 pub fn provinces() -> Vec<Region> {
-    PROVINCE_TABLE.rows.clone()
+    PROVINCE_TABLE.starting_with("")
 }
 
-/// Villages (kelurahan/desa) of one regency, by scanning the embedded file once.
-/// The villages of the regencies asked for so far (a deployment serves a few), so the national
-/// list is scanned once per regency, not on every page.
-static VILLAGES_SEEN: LazyLock<std::sync::RwLock<std::collections::HashMap<String, Vec<Region>>>> =
-    LazyLock::new(Default::default);
-
+/// Villages (kelurahan/desa) of one regency, of all its districts.
 pub fn villages_of_regency(regency_code: &str) -> Vec<Region> {
-    if let Ok(seen) = VILLAGES_SEEN.read()
-        && let Some(v) = seen.get(regency_code)
-    {
-        return v.clone();
-    }
-    let v = scan_villages(regency_code);
-    if let Ok(mut seen) = VILLAGES_SEEN.write() {
-        seen.insert(regency_code.to_string(), v.clone());
-    }
-    v
-}
-
-fn scan_villages(regency_code: &str) -> Vec<Region> {
-    let prefix = format!("{regency_code}.");
-    VILLAGES
-        .lines()
-        .skip(1)
-        .filter(|l| l.starts_with(&prefix))
-        .filter_map(|line| {
-            let mut it = line.trim_end_matches('\r').splitn(3, ',');
-            Some(Region {
-                code: it.next()?,
-                parent: it.next()?,
-                name: unquote(it.next()?),
-            })
-        })
-        .collect()
+    VILLAGE_TABLE.starting_with(&format!("{regency_code}."))
 }
 
 /// True when a regency is a city (kota) rather than a kabupaten.
@@ -188,6 +204,50 @@ mod tests {
                 .iter()
                 .any(|v| v.code == "12.75.02.1006" && v.name == "Binjai")
         );
+    }
+
+    /// The lookups search the embedded text in place, which holds only while it is sorted.
+    #[test]
+    fn every_list_is_sorted_by_code_and_each_code_extends_its_parents() {
+        for t in [PROVINCE_TABLE, REGENCY_TABLE, DISTRICT_TABLE, VILLAGE_TABLE] {
+            let rows = t.starting_with("");
+            assert_eq!(rows.len(), t.body().lines().count());
+            assert!(rows.windows(2).all(|w| w[0].code < w[1].code));
+            assert!(
+                rows.iter()
+                    .all(|r| r.parent.is_empty() || r.code.starts_with(&format!("{}.", r.parent)))
+            );
+        }
+        assert_eq!(provinces().len(), 38);
+    }
+
+    /// What the search finds is what reading every row would.
+    #[test]
+    fn lookups_agree_with_reading_every_row() {
+        let all = VILLAGE_TABLE.starting_with("");
+        for regency in ["11.01", "12.75", "96.71", "12.99", "00.00", "99.99"] {
+            let scanned: Vec<_> = all
+                .iter()
+                .filter(|v| v.code.starts_with(&format!("{regency}.")))
+                .cloned()
+                .collect();
+            assert_eq!(villages_of_regency(regency), scanned, "{regency}");
+        }
+        assert_eq!(
+            villages_of_regency("96.71").last().map(|v| v.name),
+            Some("Tanjung Kasuari")
+        );
+        assert_eq!(
+            villages_of_regency("11.01").first().map(|v| v.name),
+            Some("Keude Bakongan")
+        );
+        for d in DISTRICT_TABLE.starting_with("") {
+            assert_eq!(district(d.code).as_ref(), Some(&d));
+        }
+        assert_eq!(province("11").map(|p| p.name), Some("Aceh"));
+        assert!(district("12.75.9").is_none() && district("12.75.06").is_none());
+        assert!(regency("12.7").is_none() && regency("").is_none());
+        assert_eq!(regencies_of("12").len(), 33);
     }
 
     #[test]
