@@ -472,8 +472,9 @@ async fn serve(s: config::Resolved) -> anyhow::Result<()> {
             }
         })
     };
-    // Housekeeping: expired sessions and old login counters, hourly (idempotent, so several
-    // instances on one PostgreSQL may all run it).
+    // Housekeeping: expired sessions and old login counters, and SQLite's planner statistics
+    // brought up to date; at start, then hourly (idempotent, so several instances on one
+    // PostgreSQL may all run it).
     let sweeper = {
         let db = db.clone();
         tokio::spawn(async move {
@@ -484,6 +485,9 @@ async fn serve(s: config::Resolved) -> anyhow::Result<()> {
                     Ok(n) if n > 0 => tracing::info!(rows = n, "swept expired sessions"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = ?e, "session sweep failed"),
+                }
+                if let Err(e) = db.optimize().await {
+                    tracing::warn!(error = ?e, "database statistics not updated");
                 }
             }
         })

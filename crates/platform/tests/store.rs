@@ -1454,3 +1454,58 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    the_planner_learns_a_table_once_and_again_when_it_has_grown,
+    async |t: &TestDb| {
+        let db = &t.db;
+        db.optimize().await.expect("optimize on an empty database");
+        if db.backend() == platform::db::Backend::Postgres {
+            // Autovacuum keeps PostgreSQL's statistics; there is nothing for it to do.
+            return;
+        }
+        let fill = async |from: i64, to: i64| {
+            db.write(async |tx| {
+                tx.execute_unprepared(&format!(
+                    "WITH RECURSIVE n(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM n WHERE i < {to}) INSERT INTO stat_rows SELECT i, 'k' || (i % 37) FROM n"
+                ))
+                .await
+            })
+            .await
+            .expect("rows");
+        };
+        let rows_known = async || {
+            db.conn()
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.db_backend(),
+                    "SELECT stat FROM sqlite_stat1 WHERE tbl = 'stat_rows' AND idx = 'stat_rows_k'",
+                ))
+                .await
+                .expect("stat")
+                .map(|r| r.try_get::<String>("", "stat").expect("stat"))
+                .and_then(|s| s.split(' ').next().map(str::to_string))
+        };
+        db.write(async |tx| {
+            tx.execute_unprepared(
+                "CREATE TABLE stat_rows (n BIGINT PRIMARY KEY, k TEXT NOT NULL); CREATE INDEX stat_rows_k ON stat_rows (k)",
+            )
+            .await
+        })
+        .await
+        .expect("table");
+        fill(1, 1000).await;
+        db.optimize().await.expect("optimize");
+        assert_eq!(
+            rows_known().await.as_deref(),
+            Some("1000"),
+            "never analysed"
+        );
+        fill(1001, 30000).await;
+        db.optimize().await.expect("optimize");
+        assert_eq!(
+            rows_known().await.as_deref(),
+            Some("30000"),
+            "grown 30 times"
+        );
+    }
+);

@@ -331,6 +331,24 @@ impl Db {
         }
     }
 
+    /// Keeps SQLite's query planner informed of the tables as they grow: `PRAGMA optimize`
+    /// runs `ANALYZE`, on a sample of each index (`analysis_limit`), only on the tables that
+    /// were never analysed or whose size changed a lot since. SQLite's advice for connections
+    /// that stay open: once when opened, then every few hours (the server's housekeeping does
+    /// both). It writes SQLite's statistics tables, so it takes the writer's turn. On
+    /// PostgreSQL autovacuum keeps the statistics: nothing to do.
+    pub async fn optimize(&self) -> Result<(), DbErr> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        self.write(async |tx| {
+            tx.execute_unprepared("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002")
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
     /// Checkpoints that caught up with the last commit with the writer's turn held: when the
     /// WAL had grown past its limit, or for [`Db::catch_up_wal`] (`None` on PostgreSQL).
     pub fn wal_catch_ups(&self) -> Option<u64> {
