@@ -1509,3 +1509,128 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    a_full_disk_in_a_shared_commit_leaves_each_writer_told_the_truth,
+    async |t: &TestDb| {
+        let db = &t.db;
+        if db.backend() != platform::db::Backend::Sqlite {
+            // The database's size is capped through SQLite's `max_page_count`.
+            return;
+        }
+        db.conn()
+            .execute_unprepared("CREATE TABLE full_rows (k TEXT PRIMARY KEY, b BLOB NOT NULL)")
+            .await
+            .expect("table");
+        // Two rounds: a writer whose row does not fit fails in its own statement, then in the
+        // call that carries its commit.
+        for (round, at_commit) in [(1, false), (2, true)] {
+            // The writer's connection may grow the file by 50 pages more; then SQLite answers
+            // SQLITE_FULL, after which it may roll back the whole transaction by itself (it
+            // does: the group's earlier members are undone with the one that did not fit). A
+            // failure opens the writer's connection again, which lifts the cap.
+            let pages = db
+                .write(async |tx| {
+                    tx.query_one_raw(sea_orm::Statement::from_string(
+                        db.db_backend(),
+                        "PRAGMA page_count",
+                    ))
+                    .await
+                })
+                .await
+                .expect("page count")
+                .expect("row")
+                .try_get_by_index::<i64>(0)
+                .expect("pages");
+            db.write(async |tx| {
+                tx.execute_unprepared(&format!("PRAGMA max_page_count = {}", pages + 50))
+                    .await
+            })
+            .await
+            .expect("cap");
+            let first = db.begin_write().await.expect("begin");
+            first
+                .execute_unprepared(&format!(
+                    "INSERT INTO full_rows VALUES ('first{round}', x'00')"
+                ))
+                .await
+                .expect("insert");
+            let mut tasks = Vec::new();
+            for k in ["a", "big", "b"] {
+                let (db, k) = (db.clone(), format!("{k}{round}"));
+                tasks.push((
+                    k.clone(),
+                    tokio::spawn(async move {
+                        let tx = db.begin_write().await.map_err(|e| e.to_string())?;
+                        let size = if k.starts_with("big") { 1_000_000 } else { 10 };
+                        let insert =
+                            format!("INSERT INTO full_rows VALUES ('{k}', randomblob({size}))");
+                        if at_commit {
+                            let stmt = sea_orm::Statement::from_string(db.db_backend(), insert);
+                            return tx
+                                .commit_with(vec![stmt])
+                                .await
+                                .map(|_| ())
+                                .map_err(|e| e.to_string());
+                        }
+                        tx.execute_unprepared(&insert)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        tx.commit().await.map_err(|e| e.to_string())
+                    }),
+                ));
+            }
+            until_queued(db, tasks.len()).await;
+            let mut told = vec![(
+                format!("first{round}"),
+                first.commit().await.map_err(|e| e.to_string()),
+            )];
+            for (k, task) in tasks {
+                told.push((k, task.await.expect("task")));
+            }
+            let kept = keys_in_full(db).await;
+            for (k, r) in &told {
+                assert_eq!(
+                    r.is_ok(),
+                    kept.contains(k),
+                    "round {round}: {k} was told {r:?}, and the table holds {kept:?}"
+                );
+            }
+            let big = &told[2];
+            assert!(big.1.is_err(), "round {round}: {} went past the cap", big.0);
+        }
+        // The writer works afterwards, and the file is sound.
+        db.write(async |tx| {
+            tx.execute_unprepared("INSERT INTO full_rows VALUES ('after', randomblob(1000000))")
+                .await
+        })
+        .await
+        .expect("a write after the full disk");
+        assert!(keys_in_full(db).await.contains(&"after".to_string()));
+        let check = db
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.db_backend(),
+                "PRAGMA integrity_check",
+            ))
+            .await
+            .expect("check")
+            .expect("row")
+            .try_get_by_index::<String>(0)
+            .expect("result");
+        assert_eq!(check, "ok");
+    }
+);
+
+async fn keys_in_full(db: &platform::db::Db) -> Vec<String> {
+    db.conn()
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.db_backend(),
+            "SELECT k FROM full_rows ORDER BY k",
+        ))
+        .await
+        .expect("select")
+        .iter()
+        .map(|r| r.try_get::<String>("", "k").expect("k"))
+        .collect()
+}
