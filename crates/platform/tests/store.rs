@@ -1634,3 +1634,28 @@ async fn keys_in_full(db: &platform::db::Db) -> Vec<String> {
         .map(|r| r.try_get::<String>("", "k").expect("k"))
         .collect()
 }
+
+db_test!(
+    a_turn_held_now_counts_in_the_writers_busy_time_as_far_as_it_has_gone,
+    async |t: &TestDb| {
+        let db = &t.db;
+        let Some(before) = db.writer_busy() else {
+            assert_eq!(db.backend(), platform::db::Backend::Postgres);
+            return;
+        };
+        let tx = db.begin_write().await.expect("begin");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let midway = db.writer_busy().expect("busy") - before;
+        assert!(
+            midway >= std::time::Duration::from_millis(200),
+            "a turn held 200 ms counted {midway:?} so far"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tx.commit().await.expect("commit");
+        let after = db.writer_busy().expect("busy") - before;
+        assert!(after >= std::time::Duration::from_millis(300), "{after:?}");
+        // Once let go, it no longer grows.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(db.writer_busy().expect("busy") - before, after);
+    }
+);

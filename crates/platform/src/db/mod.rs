@@ -303,7 +303,9 @@ impl Db {
     /// How long, in all, write transactions have held the SQLite writer's turn (from taking it,
     /// before `BEGIN`, to letting it go, after the commit or rollback). While it is held no
     /// other write can start, so its growth over a stretch of time says how busy the one writer
-    /// was. `None` on PostgreSQL, whose writers do not take turns.
+    /// was. A turn held now counts as far as it has gone, so a turn that spans two readings is
+    /// shared between the stretches before and after. `None` on PostgreSQL, whose writers do
+    /// not take turns.
     pub fn writer_busy(&self) -> Option<Duration> {
         self.writer.as_ref().map(Writer::busy)
     }

@@ -72,8 +72,8 @@ struct Shared {
     turn: Arc<tokio::sync::Mutex<State>>,
     /// Write transactions waiting to begin (not members waiting for their group's commit).
     queued: AtomicUsize,
-    /// How long, in all, the turn has been held (microseconds).
-    busy_us: AtomicU64,
+    /// How long, in all, the turn has been held, and since when it is held now.
+    held: std::sync::Mutex<Held>,
     /// Write transactions saved, and the commits that saved them.
     saved: AtomicU64,
     commits: AtomicU64,
@@ -81,6 +81,14 @@ struct Shared {
     checkpoints: AtomicU64,
     /// Checkpoints that caught up with the last commit, with the turn held.
     catch_ups: AtomicU64,
+}
+
+/// The time the turn has been held: the turns let go, and the one held now, if any, so that
+/// a reading taken while a turn is held counts the part of it held so far.
+#[derive(Default)]
+struct Held {
+    done: Duration,
+    since: Option<Instant>,
 }
 
 /// What the turn guards.
@@ -127,14 +135,16 @@ impl std::fmt::Debug for Writer {
 /// to the writer's total and to the `sqlite_writer_busy_microseconds_total` metric.
 pub(super) struct Turn {
     state: OwnedMutexGuard<State>,
-    since: Instant,
     writer: Arc<Shared>,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        let us = u64::try_from(self.since.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.writer.busy_us.fetch_add(us, Ordering::Relaxed);
+        let mut held = self.writer.held();
+        let took = held.since.take().map_or(Duration::ZERO, |t| t.elapsed());
+        held.done += took;
+        drop(held);
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         metrics::counter!("sqlite_writer_busy_microseconds_total").increment(us);
     }
 }
@@ -211,7 +221,7 @@ impl Writer {
                 next_group: 0,
             })),
             queued: AtomicUsize::new(0),
-            busy_us: AtomicU64::new(0),
+            held: Default::default(),
             saved: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             checkpoints: AtomicU64::new(0),
@@ -312,7 +322,8 @@ impl Writer {
     }
 
     pub(super) fn busy(&self) -> Duration {
-        Duration::from_micros(self.0.busy_us.load(Ordering::Relaxed))
+        let held = self.0.held();
+        held.done + held.since.map_or(Duration::ZERO, |t| t.elapsed())
     }
 
     pub(super) fn saved(&self) -> (u64, u64) {
@@ -409,11 +420,8 @@ impl Writer {
 
 impl Turn {
     fn new(state: OwnedMutexGuard<State>, writer: Arc<Shared>) -> Turn {
-        Turn {
-            state,
-            since: Instant::now(),
-            writer,
-        }
+        writer.held().since = Some(Instant::now());
+        Turn { state, writer }
     }
 
     /// Gives the group its transaction back from a member whose work was undone: with
@@ -530,6 +538,12 @@ async fn checkpoint(conn: &mut sqlx::SqliteConnection) -> Result<(i64, i64), DbE
 }
 
 impl Shared {
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The turn with no group open: an open one is committed first, and its members told.
     async fn quiet_turn(self: Arc<Self>) -> Turn {
         let guard = self.turn.clone().lock_owned().await;
