@@ -1588,7 +1588,7 @@ db_test!(
             for (k, task) in tasks {
                 told.push((k, task.await.expect("task")));
             }
-            let kept = keys_in_full(db).await;
+            let kept = keys_in(db, "full_rows").await;
             for (k, r) in &told {
                 assert_eq!(
                     r.is_ok(),
@@ -1606,7 +1606,7 @@ db_test!(
         })
         .await
         .expect("a write after the full disk");
-        assert!(keys_in_full(db).await.contains(&"after".to_string()));
+        assert!(keys_in(db, "full_rows").await.contains(&"after".to_string()));
         let check = db
             .conn()
             .query_one_raw(sea_orm::Statement::from_string(
@@ -1621,19 +1621,6 @@ db_test!(
         assert_eq!(check, "ok");
     }
 );
-
-async fn keys_in_full(db: &platform::db::Db) -> Vec<String> {
-    db.conn()
-        .query_all_raw(sea_orm::Statement::from_string(
-            db.db_backend(),
-            "SELECT k FROM full_rows ORDER BY k",
-        ))
-        .await
-        .expect("select")
-        .iter()
-        .map(|r| r.try_get::<String>("", "k").expect("k"))
-        .collect()
-}
 
 db_test!(
     a_turn_held_now_counts_in_the_writers_busy_time_as_far_as_it_has_gone,
