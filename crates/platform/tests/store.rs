@@ -1606,7 +1606,11 @@ db_test!(
         })
         .await
         .expect("a write after the full disk");
-        assert!(keys_in(db, "full_rows").await.contains(&"after".to_string()));
+        assert!(
+            keys_in(db, "full_rows")
+                .await
+                .contains(&"after".to_string())
+        );
         let check = db
             .conn()
             .query_one_raw(sea_orm::Statement::from_string(
