@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::domain::{self, Viewer};
+use crate::domain;
 use crate::store::{self, ActionInput, Category, Report, ReportInput, TimelineEntry};
 use platform::error::{AppError, AppResult};
 use platform::web::AppState;
@@ -57,6 +57,8 @@ pub async fn mine(State(st): State<AppState>, s: SignedIn) -> AppResult<Json<Vec
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ReportDetail {
     pub report: Report,
+    /// The stage whose deadline runs now; absent while the agency works on it and once closed.
+    pub current_step: Option<store::Step>,
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -71,20 +73,7 @@ pub async fn one(
     let r = store::get_by_code(st.db.conn(), &ctx.city, &code)
         .await?
         .ok_or(AppError::NotFound)?;
-    let viewer = match &ctx.user {
-        Some(u) if u.id == r.reporter_id => Viewer::Reporter,
-        Some(u)
-            if u.role.reads_everything()
-                || matches!(
-                    u.role,
-                    kernel::roles::Role::Operator | kernel::roles::Role::Admin
-                ) =>
-        {
-            Viewer::CityWide
-        }
-        Some(u) if u.agency_id.is_some() && u.agency_id == r.agency_id => Viewer::Agency,
-        _ => Viewer::Public,
-    };
+    let viewer = crate::web::viewer_of(&ctx, &r);
     if !domain::may_see_report(r.privacy, viewer) {
         return Err(AppError::NotFound);
     }
@@ -94,8 +83,10 @@ pub async fn one(
             e.actor = String::new();
         }
     }
+    let current_step = store::current_step(&st.db, &ctx.city, &r.code, st.notifier.now()).await?;
     Ok(Json(ReportDetail {
         report: r,
+        current_step,
         timeline,
     }))
 }
@@ -147,6 +138,7 @@ pub async fn act(
         ReportInput,
         ActionInput,
         ReportDetail,
+        store::Step,
         TimelineEntry
     ))
 )]

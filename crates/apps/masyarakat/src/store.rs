@@ -1923,6 +1923,37 @@ pub async fn confirm_by_silence(db: &Db, now: DateTime<Utc>) -> AppResult<u64> {
     Ok(res.rows_affected)
 }
 
+/// The stage whose deadline runs now, as the reporter and the public see it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Step {
+    /// `verifikasi` (the city's desk) or `tindak_lanjut` (the agency).
+    pub stage: String,
+    /// When the stage is due, in working time of the city's calendar.
+    pub due_at: Option<DateTime<Utc>>,
+    /// `on_track`, `at_risk`, `breached`, or `paused` (waiting for the reporter's answer).
+    pub state: String,
+}
+
+/// The report's current stage against its deadline; none when no clock runs (being worked on,
+/// or closed).
+pub async fn current_step(
+    db: &Db,
+    city: &City,
+    code: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Step>> {
+    Ok(deadlines::of_subject(db, city, SUBJECT, code, now)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|d| d.stopped_at.is_none())
+        .map(|d| Step {
+            stage: d.stage,
+            due_at: d.due_at.filter(|_| d.state != "paused"),
+            state: d.state,
+        }))
+}
+
 /// One line of the timeline.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {

@@ -250,6 +250,13 @@ db_test!(
             .await
             .unwrap();
         assert!(page.contains("Lampu jalan mati") && !page.contains("Warga 1275021508900001"));
+        // What happens next, and by when.
+        assert!(
+            page.contains("Tahap sekarang")
+                && page.contains("Verifikasi (3 hari kerja) · paling lambat")
+                && page.contains("Sesuai jadwal"),
+            "{page}"
+        );
         assert_eq!(
             anon.get(&format!("/pengaduan/{code}/foto/{photo_path}"))
                 .await
@@ -333,6 +340,7 @@ db_test!(
             .await
             .unwrap();
         assert!(page.contains("Selesai diperbaiki") && page.contains("Lampu sudah diganti."));
+        assert!(!page.contains("Tahap sekarang"), "closed: no stage runs");
 
         // A confidential report is not public at all.
         let r = citizen
@@ -361,6 +369,10 @@ db_test!(
         assert!(r.text().await.unwrap().contains("sudah ditutup"));
         let mine = citizen.get("/pengaduan/saya").await.text().await.unwrap();
         assert!(mine.contains(&code) && mine.contains(&secret));
+        // The fixed one waits for the reporter's confirmation; the new one does not.
+        assert_eq!(mine.matches("Perlu tanggapan Anda").count(), 1, "{mine}");
+        let flagged = mine.split("Perlu tanggapan Anda").nth(1).unwrap();
+        assert!(flagged.split("</li>").next().unwrap().contains(&code));
 
         // The evaluation: for the city desk (and leaders), not for citizens.
         assert_eq!(
@@ -489,6 +501,9 @@ db_test!(
             .await
             .unwrap();
         assert_eq!(one["timeline"][0]["kind"], "submit");
+        assert_eq!(one["current_step"]["stage"], "verifikasi");
+        assert_eq!(one["current_step"]["state"], "on_track");
+        assert!(one["current_step"]["due_at"].is_string(), "{one}");
         assert_eq!(
             one["timeline"][0]["actor"], "",
             "the public does not learn who"

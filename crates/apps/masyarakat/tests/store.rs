@@ -225,6 +225,13 @@ fn act(action: &str) -> ActionInput {
     }
 }
 
+/// The report's current stage, as its tracking page shows it now.
+async fn step(t: &TestDb, w: &W, code: &str) -> Option<store::Step> {
+    store::current_step(&t.db, &w.city, code, w.clock.now_utc())
+        .await
+        .unwrap()
+}
+
 fn keys(e: platform::AppError) -> Vec<(String, &'static str)> {
     match e {
         platform::AppError::Invalid(errs) => errs.0.into_iter().map(|e| (e.field, e.key)).collect(),
@@ -251,6 +258,15 @@ db_test!(
         assert_eq!(
             (d[0].kind.as_str(), d[0].due_at),
             ("masyarakat.verifikasi", Some(wib(2026, 11, 26, 9, 0)))
+        );
+        // The tracking page and the API show the stage and when it is due.
+        assert_eq!(
+            step(t, &w, &r.code).await,
+            Some(store::Step {
+                stage: "verifikasi".into(),
+                due_at: Some(wib(2026, 11, 26, 9, 0)),
+                state: "on_track".into(),
+            })
         );
         // The reporter got a receipt (in-app now; email and SMS are not configured here).
         let out = notify::outbox_list(&t.db, &w.city, None, 50, 0)
@@ -314,6 +330,14 @@ db_test!(
         assert_eq!(
             (d[1].kind.as_str(), d[1].due_at),
             ("masyarakat.tindak_lanjut", Some(wib(2026, 12, 1, 10, 0)))
+        );
+        assert_eq!(
+            step(t, &w, &r.code).await,
+            Some(store::Step {
+                stage: "tindak_lanjut".into(),
+                due_at: Some(wib(2026, 12, 1, 10, 0)),
+                state: "on_track".into(),
+            })
         );
         // The officers of PUPR heard of it; those of DLH did not.
         let inbox = notify::outbox_list(&t.db, &w.city, None, 50, 0)
@@ -433,6 +457,11 @@ db_test!(
             .await
             .unwrap();
         assert_eq!(d[1].state, "met", "followed up on time");
+        assert_eq!(
+            step(t, &w, &r.code).await,
+            None,
+            "no clock runs once closed"
+        );
 
         let r = store::act(
             &t.db,
@@ -888,6 +917,15 @@ db_test!(
         )
         .await
         .unwrap();
+        assert_eq!(
+            step(t, &w, &r.code).await,
+            Some(store::Step {
+                stage: "verifikasi".into(),
+                due_at: None,
+                state: "paused".into(),
+            }),
+            "on hold: no date while the clock waits for the reporter"
+        );
         w.clock.set(wib(2026, 11, 30, 9, 0));
         let cities = CityCache::default();
         assert_eq!(
@@ -917,6 +955,10 @@ db_test!(
         w.clock.set(wib(2026, 12, 2, 13, 0));
         let rep = deadlines::tick(&t.db, &cities, &w.n).await.unwrap();
         assert!(rep.fired >= 1, "the breach fires");
+        assert_eq!(
+            step(t, &w, &r.code).await.map(|s| (s.state, s.due_at)),
+            Some(("breached".to_string(), Some(wib(2026, 12, 2, 13, 0))))
+        );
         let overdue = store::inbox(
             &t.db,
             &w.city,

@@ -282,7 +282,8 @@ pub async fn submit_report(
     }
 }
 
-fn viewer_of(ctx: &Ctx, r: &Report) -> Viewer {
+/// Who is looking at a report, by the signed-in account (the web pages and the API alike).
+pub(crate) fn viewer_of(ctx: &Ctx, r: &Report) -> Viewer {
     match &ctx.user {
         Some(u) if u.id == r.reporter_id => Viewer::Reporter,
         Some(u) if matches!(u.role, Role::Admin | Role::Operator) || u.role.reads_everything() => {
@@ -318,6 +319,8 @@ struct TrackPage {
     closure: String,
     estimate: String,
     confirm_due: String,
+    /// The stage whose deadline runs now: (stage, due, its state's label, state code).
+    step: Option<(String, String, String, String)>,
     form: Form,
     map: Option<MapView>,
 }
@@ -378,6 +381,18 @@ async fn track_page(st: &AppState, ctx: Ctx, code: &str, form: Form) -> AppResul
         })
         .collect();
     let map = place_map(st, &ctx, &r);
+    let step = store::current_step(&st.db, &ctx.city, &r.code, st.notifier.now())
+        .await?
+        .map(|s| {
+            (
+                ctx.t(&format!("mas-stage-{}", s.stage)),
+                s.due_at
+                    .map(|t| format::datetime_short(t, tz, ctx.lang))
+                    .unwrap_or_default(),
+                ctx.t(&format!("deadline-state-{}", s.state)),
+                s.state,
+            )
+        });
     let is_reporter = viewer == Viewer::Reporter;
     let can_support =
         ctx.user.is_some() && !is_reporter && !r.state.is_closed() && viewer != Viewer::Agency;
@@ -401,6 +416,7 @@ async fn track_page(st: &AppState, ctx: Ctx, code: &str, form: Form) -> AppResul
             .unwrap_or_default(),
         after_photo: r.after_photo,
         map,
+        step,
         reporter,
         agency,
         timeline,
