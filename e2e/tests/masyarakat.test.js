@@ -81,6 +81,10 @@ test('phone: a dead streetlight from report to confirmed fix', async () => {
   const code = page.url().match(/ADU-\d{4}-\d{6}/)[0];
   main = await page.textContent('main');
   assert.match(main, /Diterima/);
+  // The confirmation: the number, what happens next and by when, where the receipt went.
+  assert.match(main, /Laporan Anda terkirim/);
+  assert.match(main, /paling lambat (Senin|Selasa|Rabu|Kamis|Jumat), \d+ \w+ \d{4}/);
+  assert.match(main, /Tanda terima sudah dikirim lewat: .*Email/);
   await shot(page, 'phone-report-sent');
   await ctx.close();
 

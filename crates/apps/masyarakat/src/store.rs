@@ -1170,7 +1170,7 @@ pub async fn submit(
                 link: Some(public_path(&code)),
                 source_type: SUBJECT,
                 source_id: code.clone(),
-                key: format!("mas:{code}:received"),
+                key: receipt_key(&code),
             },
         )
         .await?;
@@ -1191,6 +1191,11 @@ pub async fn submit(
     tx.commit().await?;
     // What was just written, as read back (photos in their order): no second trip for it.
     Ok(to_report(filed, c.photos))
+}
+
+/// The key of the reporter's receipt for a new report (its outbox rows carry it).
+pub fn receipt_key(code: &str) -> String {
+    format!("mas:{code}:received")
 }
 
 /// A report from an Open311 client (no account: the client's key stands as reporter).

@@ -219,12 +219,46 @@ db_test!(
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         let code = code_of(&r);
         assert!(code.starts_with("ADU-"), "{code}");
+        // The reporter lands on a confirmation: the number large, what happens next and by
+        // when, and where the receipt went.
+        let sent = format!("/pengaduan/{code}?baru=1");
+        assert!(
+            r.headers()["location"].to_str().unwrap().ends_with(&sent),
+            "{:?}",
+            r.headers()["location"]
+        );
+        let page = citizen.get(&sent).await.text().await.unwrap();
+        assert!(page.contains("Laporan Anda terkirim"), "{page}");
+        assert!(page.contains(&format!("<p class=\"ticket\">{code}</p>")));
+        let by = page
+            .split("Petugas kota memeriksa laporan Anda paling lambat ")
+            .nth(1)
+            .expect("the date the check is due")
+            .split('.')
+            .next()
+            .unwrap();
+        assert!(
+            ["Senin, ", "Selasa, ", "Rabu, ", "Kamis, ", "Jumat, "]
+                .iter()
+                .any(|d| by.starts_with(d)),
+            "a working day, in words: {by}"
+        );
+        assert!(
+            page.contains(
+                "Tanda terima sudah dikirim lewat: Notifikasi di aplikasi (lonceng).</p>"
+            ),
+            "in-app only: this citizen gave no email, and no SMS gateway is set: {page}"
+        );
+        // Anyone else at that address sees the report, not the reporter's confirmation.
+        let other = app.browser().get(&sent).await.text().await.unwrap();
+        assert!(other.contains(&code) && !other.contains("Laporan Anda terkirim"));
         let page = citizen
             .get(&format!("/pengaduan/{code}"))
             .await
             .text()
             .await
             .unwrap();
+        assert!(!page.contains("Laporan Anda terkirim"), "once, on arrival");
         assert!(
             page.contains("Warga 1275021508900001"),
             "the reporter sees their own name"

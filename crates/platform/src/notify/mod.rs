@@ -647,12 +647,7 @@ impl Notifier {
                     outbox::ActiveModel {
                         id: Set(kernel::ids::new_id()),
                         city_code: Set(city.code.clone()),
-                        idempotency_key: Set(format!(
-                            "{}:{}:{}",
-                            notice.key,
-                            channel_code(ch),
-                            who
-                        )),
+                        idempotency_key: Set(outbox_key(&notice.key, ch, &who)),
                         channel: Set(channel_code(ch).into()),
                         account_id: Set(account_id),
                         recipient: Set(recipient),
@@ -684,6 +679,41 @@ impl Notifier {
             ),
         ))
     }
+}
+
+/// An outbox row's idempotency key: the notice's key, the channel, and who hears it.
+fn outbox_key(notice_key: &str, ch: Channel, who: &str) -> String {
+    format!("{notice_key}:{}:{who}", channel_code(ch))
+}
+
+/// The channels on which an account hears a notice (waiting, sent, or being retried; skipped
+/// and given-up ones left out), by the notice's key: what a confirmation page may promise.
+pub async fn channels_reaching(
+    db: &Db,
+    city: &City,
+    notice_key: &str,
+    account_id: Uuid,
+) -> AppResult<Vec<&'static str>> {
+    let who = account_id.to_string();
+    let order = [Channel::InApp, Channel::Email, Channel::Sms];
+    let keys: Vec<String> = order
+        .iter()
+        .map(|c| outbox_key(notice_key, *c, &who))
+        .collect();
+    let found: Vec<String> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::Channel)
+        .filter(outbox::Column::CityCode.eq(&city.code))
+        .filter(outbox::Column::IdempotencyKey.is_in(keys))
+        .filter(outbox::Column::Status.is_not_in(["skipped", "dead"]))
+        .into_tuple()
+        .all(db.conn())
+        .await?;
+    Ok(order
+        .into_iter()
+        .map(channel_code)
+        .filter(|c| found.iter().any(|f| f == c))
+        .collect())
 }
 
 /// The outbox of a city, newest first, optionally one status.

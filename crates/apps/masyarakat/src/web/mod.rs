@@ -5,7 +5,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -253,9 +253,11 @@ pub async fn submit_report(
         Err(AppError::Invalid(file_errs))
     };
     match result {
-        Ok(r) => Ok(s
-            .ctx
-            .redirect_with(&store::public_path(&r.code), "mas-submitted")),
+        Ok(r) => Ok(Redirect::to(
+            &s.ctx
+                .url(&format!("{}?baru=1", store::public_path(&r.code))),
+        )
+        .into_response()),
         Err(AppError::Invalid(errs)) => {
             let mut form = Form::new().with_errors(&errs, s.ctx.lang);
             for (k, v) in &fields {
@@ -321,6 +323,7 @@ struct TrackPage {
     confirm_due: String,
     /// The stage whose deadline runs now: (stage, due, its state's label, state code).
     step: Option<(String, String, String, String)>,
+    sent: Option<Sent>,
     form: Form,
     map: Option<MapView>,
 }
@@ -351,7 +354,26 @@ fn point_of(ctx: &Ctx, r: &Report, late: bool, label: String) -> Option<MapPoint
     })
 }
 
+/// What the reporter reads once, just after sending a report: what happens next, by when,
+/// and where the receipt went.
+struct Sent {
+    /// `Kamis, 26 November 2026, 09.00 WIB` (empty without a running deadline).
+    due: String,
+    /// The channels the receipt goes by, in words.
+    via: String,
+}
+
 async fn track_page(st: &AppState, ctx: Ctx, code: &str, form: Form) -> AppResult<TrackPage> {
+    track_page_as(st, ctx, code, form, false).await
+}
+
+async fn track_page_as(
+    st: &AppState,
+    ctx: Ctx,
+    code: &str,
+    form: Form,
+    just_sent: bool,
+) -> AppResult<TrackPage> {
     let r = store::get_by_code(st.db.conn(), &ctx.city, code)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -381,19 +403,48 @@ async fn track_page(st: &AppState, ctx: Ctx, code: &str, form: Form) -> AppResul
         })
         .collect();
     let map = place_map(st, &ctx, &r);
-    let step = store::current_step(&st.db, &ctx.city, &r.code, st.notifier.now())
-        .await?
-        .map(|s| {
-            (
-                ctx.t(&format!("mas-stage-{}", s.stage)),
-                s.due_at
-                    .map(|t| format::datetime_short(t, tz, ctx.lang))
-                    .unwrap_or_default(),
-                ctx.t(&format!("deadline-state-{}", s.state)),
-                s.state,
-            )
-        });
+    let current = store::current_step(&st.db, &ctx.city, &r.code, st.notifier.now()).await?;
+    let step_due = current.as_ref().and_then(|s| s.due_at);
+    let step = current.map(|s| {
+        (
+            ctx.t(&format!("mas-stage-{}", s.stage)),
+            s.due_at
+                .map(|t| format::datetime_short(t, tz, ctx.lang))
+                .unwrap_or_default(),
+            ctx.t(&format!("deadline-state-{}", s.state)),
+            s.state,
+        )
+    });
     let is_reporter = viewer == Viewer::Reporter;
+    let sent = match (
+        &ctx.user,
+        just_sent && is_reporter && r.state == St::Diterima,
+    ) {
+        (Some(u), true) => {
+            let via = platform::notify::channels_reaching(
+                &st.db,
+                &ctx.city,
+                &store::receipt_key(&r.code),
+                u.id,
+            )
+            .await?
+            .into_iter()
+            .map(|c| ctx.t(&format!("channel-{c}")))
+            .collect::<Vec<_>>()
+            .join(", ");
+            let due = step_due
+                .map(|t| {
+                    format!(
+                        "{}, {}",
+                        format::date_long(t, tz, ctx.lang),
+                        format::time(t, tz, ctx.lang)
+                    )
+                })
+                .unwrap_or_default();
+            Some(Sent { due, via })
+        }
+        _ => None,
+    };
     let can_support =
         ctx.user.is_some() && !is_reporter && !r.state.is_closed() && viewer != Viewer::Agency;
     Ok(TrackPage {
@@ -417,6 +468,7 @@ async fn track_page(st: &AppState, ctx: Ctx, code: &str, form: Form) -> AppResul
         after_photo: r.after_photo,
         map,
         step,
+        sent,
         reporter,
         agency,
         timeline,
@@ -434,8 +486,15 @@ pub async fn track(
     State(st): State<AppState>,
     ctx: Ctx,
     Path(code): Path<String>,
+    Query(q): Query<TrackQuery>,
 ) -> AppResult<impl IntoResponse> {
-    track_page(&st, ctx, &code, Form::new()).await
+    track_page_as(&st, ctx, &code, Form::new(), q.baru.is_some()).await
+}
+
+#[derive(Deserialize)]
+pub struct TrackQuery {
+    /// Set on the redirect after sending: the reporter sees the confirmation.
+    baru: Option<String>,
 }
 
 /// A photo of a report, to whoever may see the report.
