@@ -56,27 +56,49 @@ async function login(who) {
   return { ctx, page };
 }
 
+// The report form asks one question a page: a button press posts it and loads the next.
+async function press(page, value = 'lanjut') {
+  await Promise.all([page.waitForNavigation(), page.click(`button[value=${value}]`)]);
+}
+
 test('phone: a dead streetlight from report to confirmed fix', async () => {
   let { ctx, page } = await login('1275021508900001');
   await page.goto(`${BASE}/`);
   await page.click('text=Lapor masalah');
-  await page.selectOption('#category', 'lampu-jalan');
-  await page.fill('#description', 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.');
-  // Without photo and place: both are asked for, the text is kept.
-  await page.click('button[type=submit].primary');
+  // One question a page: what, where, the story, photos, who may see; then a check.
   let main = await page.textContent('main');
-  assert.match(main, /Lampirkan minimal satu foto\./);
+  assert.match(main, /Langkah 1 dari 5/);
+  await shot(page, 'phone-report-what');
+  await page.check('#category-lampu-jalan');
+  await press(page);
+  // Without a place: the step says what to do, and stays.
+  await press(page);
+  main = await page.textContent('main');
+  assert.match(main, /Langkah 2 dari 5/);
   assert.match(main, /Tandai lokasi di peta, pakai GPS, atau pilih kelurahan\./);
-  assert.equal(await page.inputValue('#description'), 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.');
   await shot(page, 'phone-report-refused');
-  await page.setInputFiles('#photo', photo);
   // A tap on the map places the pin and fills the coordinates (inside the city's box).
   await page.click('#location .map', { position: { x: 160, y: 120 } });
   const lat = Number(await page.inputValue('#lat'));
   const lon = Number(await page.inputValue('#lon'));
   assert.ok(lat > 3.54 && lat < 3.68 && lon > 98.43 && lon < 98.55, `${lat}, ${lon}`);
   await page.fill('#address', 'Jl. Sudirman depan SD Negeri 3');
-  await page.click('button[type=submit].primary');
+  await press(page);
+  await page.fill('#description', 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.');
+  await press(page);
+  // Without a photo: asked for.
+  await press(page);
+  assert.match(await page.textContent('main'), /Lampirkan minimal satu foto\./);
+  await page.setInputFiles('#photo', photo);
+  await press(page);
+  assert.ok(await page.isChecked('#privacy-public'), 'public unless the reporter says otherwise');
+  await press(page);
+  main = await page.textContent('main');
+  assert.match(main, /Periksa kembali laporan Anda/);
+  assert.match(main, /Jl\. Sudirman depan SD Negeri 3/);
+  assert.match(main, /Lampu jalan di depan SD Negeri 3 mati sejak seminggu\./);
+  await shot(page, 'phone-report-check');
+  await press(page, 'kirim');
   await page.waitForURL(/\/pengaduan\/ADU-\d{4}-\d{6}/);
   const code = page.url().match(/ADU-\d{4}-\d{6}/)[0];
   main = await page.textContent('main');
@@ -170,11 +192,16 @@ test('phone: a neighbour is offered the open report nearby and supports it ("Say
   // A resident reports a blocked drain by tapping the map.
   let { ctx, page } = await login('1275021508900001');
   await page.goto(`${BASE}/lapor`);
-  await page.selectOption('#category', 'drainase');
-  await page.fill('#description', 'Parit di ujung gang tersumbat sampah, air meluap ke jalan.');
-  await page.setInputFiles('#photo', photo);
+  await page.check('#category-drainase');
+  await press(page);
   await page.click('#location .map', { position: { x: 250, y: 200 } });
-  await page.click('button[type=submit].primary');
+  await press(page);
+  await page.fill('#description', 'Parit di ujung gang tersumbat sampah, air meluap ke jalan.');
+  await press(page);
+  await page.setInputFiles('#photo', photo);
+  await press(page);
+  await press(page);
+  await press(page, 'kirim');
   await page.waitForURL(/\/pengaduan\/ADU-\d{4}-\d{6}/);
   const code = page.url().match(/ADU-\d{4}-\d{6}/)[0];
   await ctx.close();
@@ -185,7 +212,8 @@ test('phone: a neighbour is offered the open report nearby and supports it ("Say
   await page.goto(`${BASE}/daftar`);
   await register(page, 'Rina Tetangga');
   await page.goto(`${BASE}/lapor`);
-  await page.selectOption('#category', 'drainase');
+  await page.check('#category-drainase');
+  await press(page);
   await page.click('#location .map', { position: { x: 250, y: 200 } });
   // The open report is offered, with its distance, before anything is typed.
   await page.waitForSelector('#nearby:not([hidden])');

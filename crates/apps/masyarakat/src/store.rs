@@ -558,6 +558,22 @@ struct Checked {
     photos: Vec<Uuid>,
 }
 
+/// What a report would be refused for if sent as it stands (nothing when it would be taken):
+/// for the form that asks one question at a time.
+pub async fn problems(
+    db: &Db,
+    files: &FileStore,
+    city: &City,
+    reporter: &Account,
+    input: &ReportInput,
+) -> AppResult<FieldErrors> {
+    match check(db, files, city, reporter, input).await {
+        Ok(_) => Ok(FieldErrors::default()),
+        Err(AppError::Invalid(errs)) => Ok(errs),
+        Err(e) => Err(e),
+    }
+}
+
 async fn check(
     db: &Db,
     files: &FileStore,

@@ -594,9 +594,6 @@ db_test!(
             assert_eq!(r.status(), StatusCode::SEE_OTHER);
             codes.push(code_of(&r));
         }
-        // The report form carries a map that sets the two fields.
-        let form = citizen.get("/lapor").await.text().await.unwrap();
-        assert!(form.contains("data-pick=\"lat,lon\""), "{form}");
 
         // The public map shows the public and anonymous reports, never the confidential one,
         // and never a name.
@@ -800,7 +797,27 @@ db_test!(
             .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         let form = citizen.get("/lapor").await.text().await.unwrap();
-        assert!(form.contains("Pohon tumbang") && form.contains("Jalan tertutup?"));
+        assert!(form.contains("Pohon tumbang"));
+        // Its question is asked with the story, once the category is chosen.
+        let form = citizen
+            .post_multipart(
+                "/lapor",
+                &[
+                    ("langkah", "lokasi"),
+                    ("category", "pohon-tumbang"),
+                    ("lat", "3.6001"),
+                    ("lon", "98.4852"),
+                ],
+                &[],
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            form.contains("Langkah 3 dari 5") && form.contains("Jalan tertutup?"),
+            "{form}"
+        );
         // Switched off: no longer offered.
         let r = admin
             .post_form(
@@ -836,6 +853,255 @@ db_test!(
         assert_eq!(
             officer.get("/admin/pengaduan").await.status(),
             StatusCode::FORBIDDEN
+        );
+    }
+);
+
+/// The hidden fields of a page's form, as a browser would send them back.
+fn hidden(page: &str) -> Vec<(String, String)> {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let v = tag
+            .split(&format!(" {name}=\""))
+            .nth(1)?
+            .split('"')
+            .next()?;
+        Some(
+            v.replace("&#x2f;", "/")
+                .replace("&#47;", "/")
+                .replace("&amp;", "&"),
+        )
+    };
+    page.split("<input type=\"hidden\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let tag = format!(" {}", rest.split('>').next()?);
+            Some((attr(&tag, "name")?, attr(&tag, "value")?))
+        })
+        .collect()
+}
+
+/// Answers one step: what the page carries, plus this step's own answers.
+async fn step(
+    who: &platform::testkit::Browser,
+    page: &str,
+    answers: &[(&str, &str)],
+    files: &[(&str, &str, Vec<u8>)],
+) -> reqwest::Response {
+    let carried = hidden(page);
+    let mut fields: Vec<(&str, &str)> = carried
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    fields.extend_from_slice(answers);
+    who.post_multipart("/lapor", &fields, files).await
+}
+
+db_test!(
+    reporting_asks_one_question_at_a_time_then_lets_the_reporter_check,
+    async |t: &TestDb| {
+        let (app, _) = app(t).await;
+        // A neighbour's open report at the spot, to be offered.
+        let neighbour = app.browser();
+        neighbour.login("", "1275025508900002", "rahasia-123").await;
+        let r = neighbour
+            .post_multipart(
+                "/lapor",
+                &[
+                    ("category", "lampu-jalan"),
+                    ("description", "Lampu jalan mati di depan sekolah."),
+                    ("lat", "3.6001"),
+                    ("lon", "98.4852"),
+                ],
+                &[("photo", "a.jpg", jpeg())],
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "a form posted whole is sent at once"
+        );
+        let theirs = code_of(&r);
+
+        let citizen = app.browser();
+        citizen.login("", "1275021508900001", "rahasia-123").await;
+        let page = citizen.get("/lapor").await.text().await.unwrap();
+        assert!(
+            page.contains("Langkah 1 dari 5")
+                && page.contains("name=\"category\" value=\"lampu-jalan\"")
+        );
+        assert!(!page.contains("data-pick"), "one question: no map yet");
+        // Each step checks its own answer and keeps the page.
+        let r = step(&citizen, &page, &[("ke", "lanjut")], &[]).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Pilih kategori pengaduan.") && page.contains("Langkah 1 dari 5"));
+        let page = step(
+            &citizen,
+            &page,
+            &[("category", "lampu-jalan"), ("ke", "lanjut")],
+            &[],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        assert!(
+            page.contains("Langkah 2 dari 5") && page.contains("data-pick=\"lat,lon\""),
+            "{page}"
+        );
+        let r = step(&citizen, &page, &[("ke", "lanjut")], &[]).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Tandai lokasi di peta, pakai GPS, atau pilih kelurahan."));
+        assert!(
+            !page.contains("Ceritakan masalahnya (minimal"),
+            "only this step's question is judged"
+        );
+        let page = step(
+            &citizen,
+            &page,
+            &[
+                ("lat", "3.6002"),
+                ("lon", "98.4853"),
+                ("address", "Jl. Sudirman"),
+                ("ke", "lanjut"),
+            ],
+            &[],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        assert!(page.contains("Langkah 3 dari 5") && page.contains("id=\"description\""));
+        let page = step(
+            &citizen,
+            &page,
+            &[
+                ("description", "Lampu padam sejak Senin."),
+                ("ke", "lanjut"),
+            ],
+            &[],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        assert!(page.contains("Langkah 4 dari 5"));
+        // A file that is not a photo is refused on the photo step.
+        let r = step(
+            &citizen,
+            &page,
+            &[("ke", "lanjut")],
+            &[("photo", "x.pdf", b"%PDF-1.4".to_vec())],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Berkas ini bukan foto.") && page.contains("Langkah 4 dari 5"));
+        let page = step(
+            &citizen,
+            &page,
+            &[("ke", "lanjut")],
+            &[("photo", "a.jpg", jpeg())],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        assert!(page.contains("Langkah 5 dari 5"));
+        assert_eq!(
+            hidden(&page)
+                .iter()
+                .filter(|(k, _)| k == "photo_id")
+                .count(),
+            1,
+            "the photo travels by id"
+        );
+        // Back: the earlier answer is still there.
+        let back = step(&citizen, &page, &[("ke", "kembali")], &[])
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(back.contains("Langkah 4 dari 5") && back.contains("name=\"photo_id\""));
+        let page = step(
+            &citizen,
+            &page,
+            &[("privacy", "anonymous"), ("ke", "lanjut")],
+            &[],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        assert!(page.contains("Periksa kembali laporan Anda"), "{page}");
+        for shown in [
+            "Lampu jalan mati",
+            "Jl. Sudirman",
+            "Lampu padam sejak Senin.",
+            "Anonim",
+        ] {
+            assert!(page.contains(shown), "{shown}");
+        }
+        // The open report nearby is offered, with its distance.
+        assert!(
+            page.contains(&format!("/pengaduan/{theirs}/dukung")),
+            "{page}"
+        );
+        assert!(page.contains(&format!(" m, {theirs})")));
+        // Nothing is saved before it is sent.
+        let mine = citizen.get("/pengaduan/saya").await.text().await.unwrap();
+        assert!(!mine.contains("ADU-"), "{mine}");
+
+        // "Ubah" opens the step; "Lanjut" comes back to the check.
+        let page = step(&citizen, &page, &[("ke", "cerita")], &[])
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Lampu padam sejak Senin.</textarea>"));
+        let page = step(
+            &citizen,
+            &page,
+            &[
+                ("description", "Lampu padam sejak Senin malam."),
+                ("ke", "lanjut"),
+            ],
+            &[],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        assert!(
+            page.contains("Periksa kembali laporan Anda")
+                && page.contains("Lampu padam sejak Senin malam.")
+        );
+        let r = step(&citizen, &page, &[("ke", "kirim")], &[]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let code = code_of(&r);
+        assert_ne!(code, theirs);
+        let page = citizen
+            .get(&format!("/pengaduan/{code}?baru=1"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Laporan Anda terkirim")
+                && page.contains("Lampu padam sejak Senin malam.")
+        );
+        assert!(page.contains("Jl. Sudirman"));
+        let public = app
+            .browser()
+            .get(&format!("/pengaduan/{code}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !public.contains("Warga 1275021508900001"),
+            "sent as anonymous"
         );
     }
 );

@@ -5,12 +5,12 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::domain::{self, ClosureKind, Privacy, State as St, Viewer};
-use crate::store::{self, ActionInput, Category, InboxFilter, Report, ReportInput};
+use crate::store::{self, ActionInput, Category, InboxFilter, Report};
 use kernel::format;
 use kernel::{FieldErrors, Lang, roles::Role};
 use platform::agencies::{self, Agency, AgencyFilter};
@@ -22,6 +22,9 @@ use platform::web::form::Form;
 use platform::web::map::{MapPoint, MapView};
 
 pub mod admin;
+mod lapor;
+
+pub use lapor::{new_report, submit_report};
 
 fn has_htmx() -> bool {
     platform::web::assets::has_htmx()
@@ -87,18 +90,6 @@ fn rows(ctx: &Ctx, cats: &[Category], list: Vec<Report>) -> Vec<Row> {
         .collect()
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "lapor.html")]
-struct ReportForm {
-    ctx: Ctx,
-    has_htmx: bool,
-    form: Form,
-    categories: Vec<Category>,
-    kelurahan: Vec<(String, String)>,
-    photos: Vec<Uuid>,
-    map: MapView,
-}
-
 fn kelurahan_options(ctx: &Ctx) -> Vec<(String, String)> {
     let villages = ctx.city.villages();
     let mut out = Vec::new();
@@ -108,32 +99,6 @@ fn kelurahan_options(ctx: &Ctx) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-async fn report_form(
-    st: &AppState,
-    ctx: Ctx,
-    form: Form,
-    photos: Vec<Uuid>,
-) -> AppResult<ReportForm> {
-    let categories = store::categories(st.db.conn(), &ctx.city, true).await?;
-    let box_ = store::settings(st.db.conn(), &ctx.city).await?;
-    Ok(ReportForm {
-        map: MapView::new(&st.settings, box_.centre(), 13).picking("lat", "lon"),
-        kelurahan: kelurahan_options(&ctx),
-        has_htmx: has_htmx(),
-        ctx,
-        form,
-        categories,
-        photos,
-    })
-}
-
-/// `/lapor`: the report form.
-pub async fn new_report(State(st): State<AppState>, s: SignedIn) -> AppResult<impl IntoResponse> {
-    let mut form = Form::new();
-    form.set("privacy", "public");
-    report_form(&st, s.ctx, form, vec![]).await
 }
 
 /// Reads a multipart form: text fields, and images saved at once (owned by the sender).
@@ -205,83 +170,6 @@ fn one(fields: &std::collections::BTreeMap<String, Vec<String>>, k: &str) -> Str
         .and_then(|v| v.first())
         .cloned()
         .unwrap_or_default()
-}
-
-pub async fn submit_report(
-    State(st): State<AppState>,
-    s: SignedIn,
-    mp: Multipart,
-) -> AppResult<Response> {
-    let (fields, files, file_errs) = read_multipart(&st, &s, mp, &["photo"]).await?;
-    // Photos already saved in an earlier try are kept (never asked twice).
-    let mut photos: Vec<Uuid> = fields
-        .get("photo_id")
-        .into_iter()
-        .flatten()
-        .filter_map(|v| Uuid::parse_str(v).ok())
-        .collect();
-    photos.extend(files.iter().map(|(_, id)| *id));
-    let answers = fields
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("q_")
-                .map(|q| (q.to_string(), v.first().cloned().unwrap_or_default()))
-        })
-        .collect();
-    let input = ReportInput {
-        category: one(&fields, "category"),
-        description: one(&fields, "description"),
-        privacy: one(&fields, "privacy"),
-        lat: one(&fields, "lat"),
-        lon: one(&fields, "lon"),
-        kelurahan: one(&fields, "kelurahan"),
-        address: one(&fields, "address"),
-        answers,
-        photos: photos.clone(),
-    };
-    let result = if file_errs.is_empty() {
-        store::submit(
-            &st.db,
-            &st.notifier,
-            &st.files,
-            &s.ctx.city,
-            &s.user,
-            &input,
-        )
-        .await
-    } else {
-        Err(AppError::Invalid(file_errs))
-    };
-    match result {
-        Ok(r) => Ok(Redirect::to(
-            &s.ctx
-                .url(&format!("{}?baru=1", store::public_path(&r.code))),
-        )
-        .into_response()),
-        Err(AppError::Invalid(errs)) => {
-            let mut form = Form::new().with_errors(&errs, s.ctx.lang);
-            for (k, v) in &fields {
-                if k != "photo_id" {
-                    form.set(k, v.first().map(String::as_str).unwrap_or(""));
-                }
-            }
-            // Keep only photos that are really the sender's.
-            let mut kept = Vec::new();
-            for id in photos.into_iter().take(store::MAX_PHOTOS) {
-                if st
-                    .files
-                    .get(&st.db, &s.ctx.city, id)
-                    .await?
-                    .is_some_and(|f| f.owner_id == Some(s.user.id))
-                {
-                    kept.push(id);
-                }
-            }
-            let page = report_form(&st, s.ctx, form, kept).await?;
-            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// Who is looking at a report, by the signed-in account (the web pages and the API alike).
