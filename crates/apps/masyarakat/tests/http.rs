@@ -896,6 +896,18 @@ async fn step(
     who.post_multipart("/lapor", &fields, files).await
 }
 
+/// The same, when the step is expected to be taken: the page it leads to.
+async fn step_to(
+    who: &platform::testkit::Browser,
+    page: &str,
+    answers: &[(&str, &str)],
+    files: &[(&str, &str, Vec<u8>)],
+) -> String {
+    let r = step(who, page, answers, files).await;
+    assert_eq!(r.status(), StatusCode::OK, "{answers:?}");
+    r.text().await.unwrap()
+}
+
 db_test!(
     reporting_asks_one_question_at_a_time_then_lets_the_reporter_check,
     async |t: &TestDb| {
@@ -935,16 +947,13 @@ db_test!(
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = r.text().await.unwrap();
         assert!(page.contains("Pilih kategori pengaduan.") && page.contains("Langkah 1 dari 5"));
-        let page = step(
+        let page = step_to(
             &citizen,
             &page,
             &[("category", "lampu-jalan"), ("ke", "lanjut")],
             &[],
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
         assert!(
             page.contains("Langkah 2 dari 5") && page.contains("data-pick=\"lat,lon\""),
             "{page}"
@@ -957,7 +966,7 @@ db_test!(
             !page.contains("Ceritakan masalahnya (minimal"),
             "only this step's question is judged"
         );
-        let page = step(
+        let page = step_to(
             &citizen,
             &page,
             &[
@@ -968,12 +977,9 @@ db_test!(
             ],
             &[],
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
         assert!(page.contains("Langkah 3 dari 5") && page.contains("id=\"description\""));
-        let page = step(
+        let page = step_to(
             &citizen,
             &page,
             &[
@@ -982,10 +988,7 @@ db_test!(
             ],
             &[],
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
         assert!(page.contains("Langkah 4 dari 5"));
         // A file that is not a photo is refused on the photo step.
         let r = step(
@@ -998,16 +1001,13 @@ db_test!(
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = r.text().await.unwrap();
         assert!(page.contains("Berkas ini bukan foto.") && page.contains("Langkah 4 dari 5"));
-        let page = step(
+        let page = step_to(
             &citizen,
             &page,
             &[("ke", "lanjut")],
             &[("photo", "a.jpg", jpeg())],
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
         assert!(page.contains("Langkah 5 dari 5"));
         assert_eq!(
             hidden(&page)
@@ -1018,22 +1018,15 @@ db_test!(
             "the photo travels by id"
         );
         // Back: the earlier answer is still there.
-        let back = step(&citizen, &page, &[("ke", "kembali")], &[])
-            .await
-            .text()
-            .await
-            .unwrap();
+        let back = step_to(&citizen, &page, &[("ke", "kembali")], &[]).await;
         assert!(back.contains("Langkah 4 dari 5") && back.contains("name=\"photo_id\""));
-        let page = step(
+        let page = step_to(
             &citizen,
             &page,
             &[("privacy", "anonymous"), ("ke", "lanjut")],
             &[],
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
         assert!(page.contains("Periksa kembali laporan Anda"), "{page}");
         for shown in [
             "Lampu jalan mati",
@@ -1054,13 +1047,9 @@ db_test!(
         assert!(!mine.contains("ADU-"), "{mine}");
 
         // "Ubah" opens the step; "Lanjut" comes back to the check.
-        let page = step(&citizen, &page, &[("ke", "cerita")], &[])
-            .await
-            .text()
-            .await
-            .unwrap();
+        let page = step_to(&citizen, &page, &[("ke", "cerita")], &[]).await;
         assert!(page.contains("Lampu padam sejak Senin.</textarea>"));
-        let page = step(
+        let page = step_to(
             &citizen,
             &page,
             &[
@@ -1069,10 +1058,7 @@ db_test!(
             ],
             &[],
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
         assert!(
             page.contains("Periksa kembali laporan Anda")
                 && page.contains("Lampu padam sejak Senin malam.")

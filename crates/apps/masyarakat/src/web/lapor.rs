@@ -221,46 +221,37 @@ pub async fn submit_report(
             Err(e) => Err(e),
         };
     };
-    let kept = kept_photos(&st, &s, &photos).await?;
     // Back, or straight to a step ("Ubah"): nothing is checked.
-    if let Some(to) = match go.as_str() {
+    let jump = match go.as_str() {
         "kembali" => at.prev(),
         code => Step::parse(code).filter(|s| *s != Step::Periksa),
-    } {
-        return Ok(render(
-            &st,
-            &s,
-            to,
-            form_of(&FieldErrors::default()),
-            &fields,
-            kept,
-            reviewed,
-        )
-        .await?
-        .into_response());
-    }
-    // On: this step's answers must stand; then the next step, or the check page again.
-    let mut errs = store::problems(&st.db, &st.files, &s.ctx.city, &s.user, &input).await?;
-    let mine: Vec<_> = errs
-        .0
-        .iter()
-        .filter(|e| at.asks(&e.field))
-        .cloned()
-        .collect();
-    let mine = FieldErrors(file_errs.0.into_iter().chain(mine).collect());
-    if !mine.0.is_empty() {
-        return refused(mine, at).await;
-    }
-    let mut to = if reviewed { Step::Periksa } else { at.next() };
-    if to == Step::Periksa {
-        // Everything must stand before it is shown to check.
-        errs.0.retain(|e| e.field != "photo_id");
-        if !errs.0.is_empty() {
-            to = Step::first_with(&errs);
-            return refused(errs, to).await;
+    };
+    let to = match jump {
+        Some(to) => to,
+        None => {
+            // On: this step's answers must stand; then the next step, or the check page again.
+            let errs = store::problems(&st.db, &st.files, &s.ctx.city, &s.user, &input).await?;
+            let mine = FieldErrors(
+                file_errs
+                    .0
+                    .into_iter()
+                    .chain(errs.0.iter().filter(|e| at.asks(&e.field)).cloned())
+                    .collect(),
+            );
+            if !mine.0.is_empty() {
+                return refused(mine, at).await;
+            }
+            let to = if reviewed { Step::Periksa } else { at.next() };
+            // Everything must stand before it is shown to check.
+            if to == Step::Periksa && !errs.0.is_empty() {
+                let first = Step::first_with(&errs);
+                return refused(errs, first).await;
+            }
+            to
         }
-    }
-    Ok(render(
+    };
+    let kept = kept_photos(&st, &s, &photos).await?;
+    let page = render(
         &st,
         &s,
         to,
@@ -268,9 +259,8 @@ pub async fn submit_report(
         &fields,
         kept,
         reviewed,
-    )
-    .await?
-    .into_response())
+    );
+    Ok(page.await?.into_response())
 }
 
 /// The photos that are really the sender's, at most as many as a report takes.
