@@ -141,6 +141,11 @@ pub fn datetime_short(at: DateTime<Utc>, tz: Tz, lang: Lang) -> String {
     format!("{} {}", date_short(at, tz, lang), time(at, tz, lang))
 }
 
+/// `Senin, 23 November 2026, 14.05 WIB`, for sentences and a citizen's timeline.
+pub fn datetime_long(at: DateTime<Utc>, tz: Tz, lang: Lang) -> String {
+    format!("{}, {}", date_long(at, tz, lang), time(at, tz, lang))
+}
+
 /// A working-time span as hours and minutes: `9 jam 30 menit` (id), `9 h 30 min` (en).
 pub fn span(d: chrono::Duration, lang: Lang) -> String {
     let mins = d.num_minutes().max(0);
@@ -185,6 +190,10 @@ mod tests {
         assert_eq!(time(at, tz, Lang::Id), "14.05 WIB");
         assert_eq!(time(at, chrono_tz::Asia::Makassar, Lang::Id), "15.05 WITA");
         assert_eq!(datetime_short(at, tz, Lang::En), "23 Nov 2026 14:05 WIB");
+        assert_eq!(
+            datetime_long(at, tz, Lang::Id),
+            "Senin, 23 November 2026, 14.05 WIB"
+        );
     }
 
     #[test]

@@ -14,6 +14,10 @@ use platform::notify::{Notifier, NotifySettings};
 use platform::testkit::{TestApp, TestDb};
 use reqwest::StatusCode;
 
+const DAYS: [&str; 7] = [
+    "Senin, ", "Selasa, ", "Rabu, ", "Kamis, ", "Jumat, ", "Sabtu, ", "Minggu, ",
+];
+
 fn jpeg() -> Vec<u8> {
     let img = image::RgbImage::from_fn(64, 48, |x, y| {
         image::Rgb([(x * 4) as u8, (y * 5) as u8, 128])
@@ -238,9 +242,7 @@ db_test!(
             .next()
             .unwrap();
         assert!(
-            ["Senin, ", "Selasa, ", "Rabu, ", "Kamis, ", "Jumat, "]
-                .iter()
-                .any(|d| by.starts_with(d)),
+            DAYS[..5].iter().any(|d| by.starts_with(d)),
             "a working day, in words: {by}"
         );
         assert!(
@@ -284,6 +286,16 @@ db_test!(
             .await
             .unwrap();
         assert!(page.contains("Lampu jalan mati") && !page.contains("Warga 1275021508900001"));
+        // The timeline in words, as a citizen reads dates (UX.md): "Senin, 23 November 2026, 14.05 WIB".
+        let first = page
+            .split("<ol class=\"timeline\"><li><span class=\"muted\">")
+            .nth(1)
+            .and_then(|x| x.split("</span>").next())
+            .unwrap_or_default();
+        assert!(
+            DAYS.iter().any(|d| first.starts_with(d)) && first.ends_with(" WIB"),
+            "{first}"
+        );
         // What happens next, and by when.
         assert!(
             page.contains("Tahap sekarang")

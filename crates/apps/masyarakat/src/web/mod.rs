@@ -287,7 +287,7 @@ async fn track_page_as(
         .into_iter()
         .map(|e| {
             let what = event_label(&ctx, &e);
-            (format::datetime_short(e.at, tz, ctx.lang), what, e.note)
+            (format::datetime_long(e.at, tz, ctx.lang), what, e.note)
         })
         .collect();
     let map = place_map(st, &ctx, &r);
@@ -297,7 +297,7 @@ async fn track_page_as(
         (
             ctx.t(&format!("mas-stage-{}", s.stage)),
             s.due_at
-                .map(|t| format::datetime_short(t, tz, ctx.lang))
+                .map(|t| format::datetime_long(t, tz, ctx.lang))
                 .unwrap_or_default(),
             ctx.t(&format!("deadline-state-{}", s.state)),
             s.state,
@@ -321,13 +321,7 @@ async fn track_page_as(
             .collect::<Vec<_>>()
             .join(", ");
             let due = step_due
-                .map(|t| {
-                    format!(
-                        "{}, {}",
-                        format::date_long(t, tz, ctx.lang),
-                        format::time(t, tz, ctx.lang)
-                    )
-                })
+                .map(|t| format::datetime_long(t, tz, ctx.lang))
                 .unwrap_or_default();
             Some(Sent { due, via })
         }
@@ -343,7 +337,7 @@ async fn track_page_as(
             .map(|c| c.name(ctx.lang).to_string())
             .unwrap_or_default(),
         place: place_of(&ctx, &r),
-        when: format::datetime_short(r.created_at, tz, ctx.lang),
+        when: format::datetime_long(r.created_at, tz, ctx.lang),
         closure: r
             .closure
             .map(|c| ctx.t(&format!("mas-closure-{}", c.code())))
