@@ -3,10 +3,11 @@
 // officer fixes it with an after photo; the citizen confirms.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
 import { BASE, VIEWPORTS, launch, shot, register } from './helpers.js';
 
 const phone = VIEWPORTS.find((v) => v.name === 'phone');
@@ -39,8 +40,10 @@ function png(w, h, rgb) {
   };
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
-  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array(w).fill(rgb).flat())]);
-  const raw = Buffer.concat(Array(h).fill(row));
+  // rgb null: noise, which does not compress (a stand-in for a large camera photo).
+  const rowOf = () => Buffer.concat([Buffer.from([0]),
+    rgb ? Buffer.from(Array(w).fill(rgb).flat()) : randomBytes(w * 3)]);
+  const raw = rgb ? Buffer.concat(Array(h).fill(rowOf())) : Buffer.concat(Array.from({ length: h }, rowOf));
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr),
     chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
@@ -185,6 +188,40 @@ test('phone: the public map and statistics, and a bulk disposition by the verifi
   await op.waitForSelector('.map path.leaflet-interactive');
   await shot(op, 'phone-inbox-map');
   assert.ok(second);
+  await ctx.close();
+});
+
+test('phone: a large camera photo is shrunk on the phone before it is sent', async () => {
+  // A 2600 × 1950 photo of noise, over the server's 10 MB limit as it stands.
+  const w = 2600, h = 1950;
+  const big = join(mkdtempSync(join(tmpdir(), 'bk-')), 'kamera.png');
+  writeFileSync(big, png(w, h, null));
+  const original = statSync(big).size;
+  assert.ok(original > 10 * 1024 * 1024, `${original}`);
+  const { ctx, page } = await login('1275021508900001');
+  await page.goto(`${BASE}/lapor`);
+  await page.check('#category-sampah');
+  await press(page);
+  await page.click('#location .map', { position: { x: 120, y: 160 } });
+  await press(page);
+  await page.fill('#description', 'Sampah menumpuk di pinggir jalan sejak tiga hari.');
+  await press(page);
+  await page.setInputFiles('#photo', big);
+  await page.waitForFunction(() => {
+    const f = document.querySelector('#photo').files[0];
+    return f && f.type === 'image/jpeg';
+  });
+  const sent = await page.evaluate(async () => {
+    const f = document.querySelector('#photo').files[0];
+    const b = await createImageBitmap(f);
+    return { size: f.size, name: f.name, w: b.width, h: b.height };
+  });
+  assert.equal(sent.name, 'kamera.jpg');
+  assert.deepEqual([sent.w, sent.h], [2048, 1536]);
+  assert.ok(sent.size < original && sent.size < 10 * 1024 * 1024, `${sent.size} of ${original}`);
+  await press(page);
+  // Taken: on to the next question.
+  assert.match(await page.textContent('main'), /Langkah 5 dari 5/);
   await ctx.close();
 });
 
