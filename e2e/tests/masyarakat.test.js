@@ -126,6 +126,14 @@ test('phone: a dead streetlight from report to confirmed fix', async () => {
   assert.match(await page.textContent('main'), new RegExp(code));
   await page.goto(`${BASE}/staf/pengaduan/${code}`);
   await page.click('text=Mulai kerjakan');
+  // Only what the chosen closure needs is shown.
+  assert.equal(await page.isVisible('#after_photo_file'), false, 'no closure chosen yet');
+  await page.check('#closure-fixed_directly');
+  assert.ok(await page.isVisible('#after_photo_file'));
+  assert.equal(await page.isVisible('#estimate'), false);
+  await page.check('#closure-needs_budget');
+  assert.ok(await page.isVisible('#estimate') && await page.isVisible('#budget_agency'));
+  assert.equal(await page.isVisible('#after_photo_file'), false);
   await page.check('#closure-fixed_directly');
   await page.fill('#close-note', 'Lampu sudah diganti dengan LED baru.');
   await page.click('text=Selesaikan');

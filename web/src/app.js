@@ -169,6 +169,21 @@
     catSelect.addEventListener('change', showQuestions);
     showQuestions();
   }
+  // Closing a report: only the fields the chosen closure needs are shown (all of them without
+  // this script). A field with an error stays in view.
+  document.querySelectorAll('form').forEach(function (form) {
+    var parts = form.querySelectorAll('[data-for-closure]');
+    var radios = form.querySelectorAll('input[name=closure]');
+    if (!parts.length || !radios.length) return;
+    var show = function () {
+      var picked = form.querySelector('input[name=closure]:checked');
+      parts.forEach(function (p) {
+        p.hidden = !(picked && picked.value === p.getAttribute('data-for-closure')) && !p.querySelector('.error');
+      });
+    };
+    radios.forEach(function (r) { r.addEventListener('change', show); });
+    show();
+  });
   // Reply templates: picking one puts its text in the box, to be edited before sending.
   document.querySelectorAll('select[data-reply-to]').forEach(function (sel) {
     var box = document.getElementById(sel.getAttribute('data-reply-to'));

@@ -485,25 +485,8 @@ async fn listed(
     qy: sea_orm::Select<report::Entity>,
     limit: u64,
 ) -> AppResult<Vec<Listed>> {
-    use platform::entity::sla_clock;
     use sea_orm::sea_query::{Expr, ExprTrait, Query};
-    let due = Query::select()
-        .column((sla_clock::Entity, sla_clock::Column::DueUs))
-        .from(sla_clock::Entity)
-        .and_where(
-            Expr::col((sla_clock::Entity, sla_clock::Column::CityCode))
-                .equals((report::Entity, report::Column::CityCode)),
-        )
-        .and_where(
-            Expr::col((sla_clock::Entity, sla_clock::Column::SubjectType)).eq(store::SUBJECT),
-        )
-        .and_where(
-            Expr::col((sla_clock::Entity, sla_clock::Column::SubjectId))
-                .equals((report::Entity, report::Column::Code)),
-        )
-        .and_where(Expr::col((sla_clock::Entity, sla_clock::Column::StoppedUs)).is_null())
-        .limit(1)
-        .to_owned();
+    let due = store::running_due(false);
     let first_photo = Query::select()
         .column((photo::Entity, photo::Column::FileId))
         .from(photo::Entity)

@@ -2149,6 +2149,33 @@ pub struct InboxFilter {
     pub overdue: bool,
 }
 
+/// The due instant (µs) of a report's running deadline, as a subquery to use on the reports
+/// table (NULL when no clock runs; with `unpaused`, also while the clock waits for the
+/// reporter).
+pub fn running_due(unpaused: bool) -> sea_orm::sea_query::SelectStatement {
+    use platform::entity::sla_clock;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let mut q = Query::select()
+        .column((sla_clock::Entity, sla_clock::Column::DueUs))
+        .from(sla_clock::Entity)
+        .and_where(
+            Expr::col((sla_clock::Entity, sla_clock::Column::CityCode))
+                .equals((report::Entity, report::Column::CityCode)),
+        )
+        .and_where(Expr::col((sla_clock::Entity, sla_clock::Column::SubjectType)).eq(SUBJECT))
+        .and_where(
+            Expr::col((sla_clock::Entity, sla_clock::Column::SubjectId))
+                .equals((report::Entity, report::Column::Code)),
+        )
+        .and_where(Expr::col((sla_clock::Entity, sla_clock::Column::StoppedUs)).is_null())
+        .limit(1)
+        .to_owned();
+    if unpaused {
+        q.and_where(Expr::col((sla_clock::Entity, sla_clock::Column::PausedSinceUs)).is_null());
+    }
+    q
+}
+
 /// Reports for staff, newest first, paged in the database (`before`: the last id of the
 /// previous page; ids are time-ordered).
 pub async fn inbox(
@@ -2159,6 +2186,79 @@ pub async fn inbox(
     limit: u64,
     before: Option<Uuid>,
 ) -> AppResult<Vec<Report>> {
+    let mut q = filtered(db, city, f, now).await?;
+    if let Some(b) = before {
+        q = q.filter(report::Column::Id.lt(b));
+    }
+    let rows = q
+        .order_by_desc(report::Column::Id)
+        .limit(limit)
+        .all(db.conn())
+        .await?;
+    Ok(rows.into_iter().map(|m| to_report(m, vec![])).collect())
+}
+
+/// The next things to do: the reports whose deadline runs, the nearest due first (the most
+/// overdue at the top), each with its due instant. A clock that waits for the reporter's
+/// answer is left out. Paged by position: the reports with a running clock are the open
+/// workload, not the whole history.
+pub async fn inbox_by_due(
+    db: &Db,
+    city: &City,
+    f: &InboxFilter,
+    now: DateTime<Utc>,
+    limit: u64,
+    skip: u64,
+) -> AppResult<Vec<(Report, Option<DateTime<Utc>>)>> {
+    use platform::entity::sla_clock;
+    use sea_orm::sea_query::{Query, SimpleExpr};
+    let running = Query::select()
+        .column(sla_clock::Column::SubjectId)
+        .from(sla_clock::Entity)
+        .and_where(sla_clock::Column::CityCode.eq(&city.code))
+        .and_where(sla_clock::Column::StoppedUs.is_null())
+        .and_where(sla_clock::Column::SubjectType.eq(SUBJECT))
+        .and_where(sla_clock::Column::PausedSinceUs.is_null())
+        .to_owned();
+    let rows = filtered(db, city, f, now)
+        .await?
+        .filter(report::Column::Code.in_subquery(running))
+        .order_by(
+            SimpleExpr::SubQuery(None, Box::new(running_due(true).into())),
+            sea_orm::Order::Asc,
+        )
+        .order_by_asc(report::Column::Id)
+        .limit(limit)
+        .offset(skip)
+        .all(db.conn())
+        .await?;
+    let codes: Vec<String> = rows.iter().map(|m| m.code.clone()).collect();
+    let due: BTreeMap<String, i64> = sla_clock::Entity::find()
+        .filter(sla_clock::Column::CityCode.eq(&city.code))
+        .filter(sla_clock::Column::SubjectType.eq(SUBJECT))
+        .filter(sla_clock::Column::SubjectId.is_in(codes))
+        .filter(sla_clock::Column::StoppedUs.is_null())
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.subject_id, c.due_us?)))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|m| {
+            let d = due.get(&m.code).map(|u| from_us(*u));
+            (to_report(m, vec![]), d)
+        })
+        .collect())
+}
+
+/// The reports the inbox's filters let through (city first: every index leads with it).
+async fn filtered(
+    db: &Db,
+    city: &City,
+    f: &InboxFilter,
+    now: DateTime<Utc>,
+) -> AppResult<Select<report::Entity>> {
     let mut q = report::Entity::find().filter(report::Column::CityCode.eq(&city.code));
     if let Some(s) = f.state {
         q = q.filter(report::Column::State.eq(s.code()));
@@ -2188,15 +2288,7 @@ pub async fn inbox(
         .collect();
         q = q.filter(report::Column::Code.is_in(codes));
     }
-    if let Some(b) = before {
-        q = q.filter(report::Column::Id.lt(b));
-    }
-    let rows = q
-        .order_by_desc(report::Column::Id)
-        .limit(limit)
-        .all(db.conn())
-        .await?;
-    Ok(rows.into_iter().map(|m| to_report(m, vec![])).collect())
+    Ok(q)
 }
 
 /// Codes of the city's reports whose running deadline has passed (at most 5,000, the most

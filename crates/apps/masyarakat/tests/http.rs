@@ -698,6 +698,23 @@ db_test!(
             )
             .await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        // The officer's next things to do: by deadline, each with its due time.
+        let page = officer
+            .get("/staf/pengaduan?urut=tenggat")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("selected>Tenggat terdekat dulu</option>"),
+            "{page}"
+        );
+        assert_eq!(page.matches("<strong>Tenggat ").count(), 2, "{page}");
+        assert!(page.find(&codes[0]).unwrap() < page.find(&codes[1]).unwrap());
+        assert!(
+            page.contains("urut=tenggat"),
+            "the order is kept in the links"
+        );
 
         // The admin adds a reply template (an unknown placeholder is refused by name).
         let admin = app.browser();

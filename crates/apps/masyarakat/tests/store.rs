@@ -1914,3 +1914,102 @@ db_test!(
         assert_eq!(offered(Some(w.neighbour.id), "lampu-jalan").await.len(), 1);
     }
 );
+
+db_test!(
+    the_inbox_lists_the_next_things_to_do_first,
+    async |t: &TestDb| {
+        let w = world(t).await;
+        let mut codes = Vec::new();
+        // Four reports over two days; the second waits for its reporter, the fourth is with
+        // the agency.
+        for at in [
+            wib(2026, 11, 23, 9, 0),
+            wib(2026, 11, 23, 13, 0),
+            wib(2026, 11, 24, 9, 0),
+            wib(2026, 11, 24, 10, 0),
+        ] {
+            w.clock.set(at);
+            let p = photo(&w, t, &w.citizen).await;
+            let r = store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &report_input(p))
+                .await
+                .unwrap();
+            codes.push(r.code);
+        }
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &codes[1],
+            &ActionInput {
+                note: "Di tiang nomor berapa?".into(),
+                ..act("hold")
+            },
+        )
+        .await
+        .unwrap();
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &codes[3],
+            &ActionInput {
+                agency: w.pupr.to_string(),
+                ..act("dispose")
+            },
+        )
+        .await
+        .unwrap();
+        let now = w.clock.now_utc();
+        let by_due = async |f: &store::InboxFilter, limit: u64, skip: u64| {
+            store::inbox_by_due(&t.db, &w.city, f, now, limit, skip)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(r, due)| (r.code, due))
+                .collect::<Vec<_>>()
+        };
+        let all = store::InboxFilter::default();
+        // Nearest due first; the one on hold waits for its reporter, not for staff.
+        assert_eq!(
+            by_due(&all, 50, 0).await,
+            vec![
+                (codes[0].clone(), Some(wib(2026, 11, 26, 9, 0))),
+                (codes[2].clone(), Some(wib(2026, 11, 27, 9, 0))),
+                (codes[3].clone(), Some(wib(2026, 12, 1, 10, 0))),
+            ]
+        );
+        // With the filters, and paged.
+        let received = store::InboxFilter {
+            state: Some(State::Diterima),
+            ..Default::default()
+        };
+        assert_eq!(
+            by_due(&received, 50, 0)
+                .await
+                .into_iter()
+                .map(|x| x.0)
+                .collect::<Vec<_>>(),
+            vec![codes[0].clone(), codes[2].clone()]
+        );
+        assert_eq!(
+            by_due(&all, 2, 1)
+                .await
+                .into_iter()
+                .map(|x| x.0)
+                .collect::<Vec<_>>(),
+            vec![codes[2].clone(), codes[3].clone()]
+        );
+        // Newest first lists them all.
+        let newest: Vec<String> = store::inbox(&t.db, &w.city, &all, now, 50, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.code)
+            .collect();
+        assert_eq!(newest, codes.iter().rev().cloned().collect::<Vec<_>>());
+    }
+);

@@ -503,7 +503,10 @@ struct InboxPage {
     agencies: Vec<Agency>,
     kelurahan: Vec<(String, String)>,
     q: InboxQuery,
-    next: Option<Uuid>,
+    /// The next page's position in the query string (`sebelum=…` or `lewati=…`).
+    next: Option<String>,
+    /// By code, when listed by deadline: the running deadline's due time.
+    dues: std::collections::HashMap<String, String>,
     city_wide: bool,
     /// Codes of the listed reports whose running deadline has passed.
     late: Vec<String>,
@@ -527,6 +530,12 @@ pub struct InboxQuery {
     pub terlambat: String,
     #[serde(default)]
     pub sebelum: String,
+    /// `tenggat`: the next things to do first (running deadlines, nearest due first).
+    #[serde(default)]
+    pub urut: String,
+    /// Where the page starts, when listed by deadline.
+    #[serde(default)]
+    pub lewati: String,
     /// `peta`: the map of (up to 1,000 of) the filtered reports above the list.
     #[serde(default)]
     pub tampil: String,
@@ -541,6 +550,7 @@ impl InboxQuery {
             .append_pair("opd", &self.opd)
             .append_pair("kelurahan", &self.kelurahan)
             .append_pair("terlambat", &self.terlambat)
+            .append_pair("urut", &self.urut)
             .finish()
     }
 }
@@ -578,15 +588,31 @@ pub async fn inbox(
     };
     let now = st.notifier.now();
     let map_mode = q.tampil == "peta";
-    let mut list = store::inbox(
-        &st.db,
-        &s.ctx.city,
-        &filter,
-        now,
-        if map_mode { MAP_LIMIT } else { PAGE as u64 + 1 },
-        Uuid::parse_str(&q.sebelum).ok(),
-    )
-    .await?;
+    let by_due = q.urut == "tenggat" && !map_mode;
+    let skip = q.lewati.parse::<u64>().unwrap_or(0);
+    let tz = s.ctx.city.tz;
+    let (mut list, dues) = if by_due {
+        let rows =
+            store::inbox_by_due(&st.db, &s.ctx.city, &filter, now, PAGE as u64 + 1, skip).await?;
+        let dues = rows
+            .iter()
+            .filter_map(|(r, d)| {
+                d.map(|d| (r.code.clone(), format::datetime_short(d, tz, s.ctx.lang)))
+            })
+            .collect();
+        (rows.into_iter().map(|(r, _)| r).collect(), dues)
+    } else {
+        let list = store::inbox(
+            &st.db,
+            &s.ctx.city,
+            &filter,
+            now,
+            if map_mode { MAP_LIMIT } else { PAGE as u64 + 1 },
+            Uuid::parse_str(&q.sebelum).ok(),
+        )
+        .await?;
+        (list, Default::default())
+    };
     let late = store::overdue_codes(&st.db, &s.ctx.city, now).await?;
     let ctx = s.ctx;
     let map = if map_mode {
@@ -615,7 +641,13 @@ pub async fn inbox(
     } else {
         None
     };
-    let next = (list.len() > PAGE).then(|| list[PAGE - 1].id);
+    let next = (list.len() > PAGE).then(|| {
+        if by_due {
+            format!("lewati={}", skip + PAGE as u64)
+        } else {
+            format!("sebelum={}", list[PAGE - 1].id)
+        }
+    });
     list.truncate(PAGE);
     let states = St::ALL
         .iter()
@@ -650,6 +682,7 @@ pub async fn inbox(
         ctx,
         q,
         next,
+        dues,
         city_wide,
     })
 }
