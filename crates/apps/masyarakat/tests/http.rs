@@ -886,6 +886,22 @@ db_test!(
     }
 );
 
+/// Every link in the error summary lands on an element of the page (the field to fix).
+fn summary_links_land(page: &str) {
+    let summary = page
+        .split("class=\"error-summary\"")
+        .nth(1)
+        .and_then(|x| x.split("</div>").next())
+        .expect("an error summary");
+    for target in summary.split("href=\"#").skip(1) {
+        let id = target.split('"').next().unwrap();
+        assert!(
+            page.contains(&format!("id=\"{id}\"")),
+            "#{id} is not on the page"
+        );
+    }
+}
+
 /// The hidden fields of a page's form, as a browser would send them back.
 fn hidden(page: &str) -> Vec<(String, String)> {
     let attr = |tag: &str, name: &str| -> Option<String> {
@@ -975,6 +991,7 @@ db_test!(
         let r = step(&citizen, &page, &[("ke", "lanjut")], &[]).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = r.text().await.unwrap();
+        summary_links_land(&page);
         assert!(page.contains("Pilih kategori pengaduan.") && page.contains("Langkah 1 dari 5"));
         let page = step_to(
             &citizen,
@@ -990,6 +1007,7 @@ db_test!(
         let r = step(&citizen, &page, &[("ke", "lanjut")], &[]).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = r.text().await.unwrap();
+        summary_links_land(&page);
         assert!(page.contains("Tandai lokasi di peta, pakai GPS, atau pilih kelurahan."));
         assert!(
             !page.contains("Ceritakan masalahnya (minimal"),
@@ -1029,6 +1047,7 @@ db_test!(
         .await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = r.text().await.unwrap();
+        summary_links_land(&page);
         assert!(page.contains("Berkas ini bukan foto.") && page.contains("Langkah 4 dari 5"));
         let page = step_to(
             &citizen,
