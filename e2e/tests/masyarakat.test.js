@@ -233,6 +233,43 @@ test('phone: a large camera photo is shrunk on the phone before it is sent', asy
   await ctx.close();
 });
 
+test('phone: a report survives a lost signal (offline draft)', async () => {
+  const { ctx, page } = await login('1275021508900001');
+  await page.goto(`${BASE}/lapor`);
+  // The service worker takes the page over once it is ready.
+  await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+  await page.check('#category-jalan-rusak');
+  await press(page);
+  await page.click('#location .map', { position: { x: 180, y: 140 } });
+  await press(page);
+  await page.fill('#description', 'Lubang besar di tengah jalan, sudah dua motor jatuh.');
+  // The signal goes: the next step cannot be reached, and the phone says so.
+  await ctx.setOffline(true);
+  await press(page);
+  assert.match(await page.textContent('main'), /Anda sedang offline/);
+  await shot(page, 'phone-offline');
+  // Back online, later: the report form offers the draft, and it comes back whole.
+  await ctx.setOffline(false);
+  await page.goto(`${BASE}/lapor`);
+  assert.match(await page.textContent('main'), /Anda punya laporan yang belum terkirim/);
+  await shot(page, 'phone-draft');
+  await Promise.all([page.waitForNavigation(), page.click('text=Lanjutkan laporan')]);
+  assert.match(await page.textContent('main'), /Langkah 3 dari 5/);
+  assert.equal(await page.inputValue('#description'), 'Lubang besar di tengah jalan, sudah dua motor jatuh.');
+  await press(page);
+  await page.setInputFiles('#photo', photo);
+  await press(page);
+  await press(page);
+  await press(page, 'kirim');
+  await page.waitForURL(/\/pengaduan\/ADU-\d{4}-\d{6}/);
+  assert.match(await page.textContent('main'), /Lubang besar di tengah jalan/);
+  // Sent: the draft is gone.
+  await page.goto(`${BASE}/lapor`);
+  assert.doesNotMatch(await page.textContent('main'), /belum terkirim/);
+  await ctx.close();
+});
+
 test('phone: a neighbour is offered the open report nearby and supports it ("Saya juga")', async () => {
   // A resident reports a blocked drain by tapping the map.
   let { ctx, page } = await login('1275021508900001');

@@ -81,6 +81,71 @@
       });
     });
   }
+  // Offline drafts: the report form's answers are kept on the phone as they are given (photos
+  // already sent travel by id), so a lost signal loses nothing; the first step offers to
+  // continue, and the confirmation clears the draft.
+  var prefix = location.pathname.replace(/\/(lapor|pengaduan\/.*)$/, '');
+  var DRAFT = 'balaikota-lapor:' + prefix;
+  if (document.querySelector('section.sent')) {
+    try { localStorage.removeItem(DRAFT); } catch (err) {}
+  }
+  var stepIn = document.querySelector('form input[name=langkah]');
+  var stepForm = stepIn && stepIn.form;
+  if (stepForm && window.localStorage && window.JSON) {
+    var save = function () {
+      var fields = [];
+      Array.prototype.forEach.call(stepForm.elements, function (el) {
+        if (!el.name || el.type === 'file' || el.name === 'ke' || el.name === 'langkah') return;
+        if ((el.type === 'radio' || el.type === 'checkbox') && !el.checked) return;
+        if (el.value !== '') fields.push([el.name, el.value]);
+      });
+      try {
+        localStorage.setItem(DRAFT, JSON.stringify({ step: stepIn.value, fields: fields }));
+      } catch (err) {}
+    };
+    var draft = null;
+    try { draft = JSON.parse(localStorage.getItem(DRAFT) || 'null'); } catch (err) {}
+    var fresh = stepForm.hasAttribute('data-fresh');
+    var worth = draft && draft.fields && draft.fields.some(function (f) { return f[0] !== 'privacy'; });
+    if (fresh && worth) {
+      var box = document.createElement('div');
+      box.className = 'notice draft';
+      box.setAttribute('role', 'status');
+      var p = document.createElement('p');
+      p.textContent = stepForm.getAttribute('data-draft');
+      box.appendChild(p);
+      var go = document.createElement('button');
+      go.type = 'button'; go.className = 'primary'; go.textContent = stepForm.getAttribute('data-draft-go');
+      var drop = document.createElement('button');
+      drop.type = 'button'; drop.className = 'link'; drop.textContent = stepForm.getAttribute('data-draft-drop');
+      var row = document.createElement('p');
+      row.className = 'step-buttons';
+      row.appendChild(go); row.appendChild(drop);
+      box.appendChild(row);
+      stepForm.parentNode.insertBefore(box, stepForm);
+      go.addEventListener('click', function () {
+        // Back to the step it was left at, with every answer (nothing is judged on the way).
+        var f = document.createElement('form');
+        f.method = 'post'; f.action = stepForm.action; f.enctype = 'multipart/form-data';
+        draft.fields.concat([['langkah', draft.step], ['ke', draft.step]]).forEach(function (kv) {
+          var i = document.createElement('input');
+          i.type = 'hidden'; i.name = kv[0]; i.value = kv[1];
+          f.appendChild(i);
+        });
+        document.body.appendChild(f);
+        f.submit();
+      });
+      drop.addEventListener('click', function () {
+        try { localStorage.removeItem(DRAFT); } catch (err) {}
+        box.parentNode.removeChild(box);
+      });
+    } else {
+      save();
+    }
+    stepForm.addEventListener('input', save);
+    stepForm.addEventListener('change', save);
+    stepForm.addEventListener('submit', save);
+  }
   // While reporting: open reports of the same category nearby, to support instead ("Saya juga").
   var near = document.getElementById('nearby');
   if (near && window.fetch) {
