@@ -486,7 +486,7 @@ async fn listed(
     limit: u64,
 ) -> AppResult<Vec<Listed>> {
     use sea_orm::sea_query::{Expr, ExprTrait, Query};
-    let due = store::running_due(false);
+    let due = store::running_due();
     let first_photo = Query::select()
         .column((photo::Entity, photo::Column::FileId))
         .from(photo::Entity)

@@ -2150,12 +2150,11 @@ pub struct InboxFilter {
 }
 
 /// The due instant (µs) of a report's running deadline, as a subquery to use on the reports
-/// table (NULL when no clock runs; with `unpaused`, also while the clock waits for the
-/// reporter).
-pub fn running_due(unpaused: bool) -> sea_orm::sea_query::SelectStatement {
+/// table (NULL when no clock runs).
+pub fn running_due() -> sea_orm::sea_query::SelectStatement {
     use platform::entity::sla_clock;
     use sea_orm::sea_query::{Expr, ExprTrait, Query};
-    let mut q = Query::select()
+    Query::select()
         .column((sla_clock::Entity, sla_clock::Column::DueUs))
         .from(sla_clock::Entity)
         .and_where(
@@ -2169,11 +2168,7 @@ pub fn running_due(unpaused: bool) -> sea_orm::sea_query::SelectStatement {
         )
         .and_where(Expr::col((sla_clock::Entity, sla_clock::Column::StoppedUs)).is_null())
         .limit(1)
-        .to_owned();
-    if unpaused {
-        q.and_where(Expr::col((sla_clock::Entity, sla_clock::Column::PausedSinceUs)).is_null());
-    }
-    q
+        .to_owned()
 }
 
 /// Reports for staff, newest first, paged in the database (`before`: the last id of the
@@ -2211,23 +2206,19 @@ pub async fn inbox_by_due(
     skip: u64,
 ) -> AppResult<Vec<(Report, Option<DateTime<Utc>>)>> {
     use platform::entity::sla_clock;
-    use sea_orm::sea_query::{Query, SimpleExpr};
-    let running = Query::select()
-        .column(sla_clock::Column::SubjectId)
-        .from(sla_clock::Entity)
-        .and_where(sla_clock::Column::CityCode.eq(&city.code))
-        .and_where(sla_clock::Column::StoppedUs.is_null())
-        .and_where(sla_clock::Column::SubjectType.eq(SUBJECT))
-        .and_where(sla_clock::Column::PausedSinceUs.is_null())
-        .to_owned();
+    // Driven by the running clocks in due order (their index), not by sorting the reports.
+    let clock: sea_orm::RelationDef = report::Entity::belongs_to(sla_clock::Entity)
+        .from((report::Column::CityCode, report::Column::Code))
+        .to((sla_clock::Column::CityCode, sla_clock::Column::SubjectId))
+        .into();
     let rows = filtered(db, city, f, now)
         .await?
-        .filter(report::Column::Code.in_subquery(running))
-        .order_by(
-            SimpleExpr::SubQuery(None, Box::new(running_due(true).into())),
-            sea_orm::Order::Asc,
-        )
-        .order_by_asc(report::Column::Id)
+        .join(sea_orm::JoinType::InnerJoin, clock)
+        .filter(sla_clock::Column::StoppedUs.is_null())
+        .filter(sla_clock::Column::SubjectType.eq(SUBJECT))
+        .filter(sla_clock::Column::PausedSinceUs.is_null())
+        .order_by_asc(sla_clock::Column::DueUs)
+        .order_by_asc(sla_clock::Column::Id)
         .limit(limit)
         .offset(skip)
         .all(db.conn())
