@@ -64,6 +64,16 @@ async function press(page, value = 'lanjut') {
   await Promise.all([page.waitForNavigation(), page.click(`button[value=${value}]`)]);
 }
 
+// The first three questions: what, where (a tap on the map), and the story (typed, not sent).
+async function whatWhereStory(page, category, at, story) {
+  await page.goto(`${BASE}/lapor`);
+  await page.check(`#category-${category}`);
+  await press(page);
+  await page.click('#location .map', { position: at });
+  await press(page);
+  await page.fill('#description', story);
+}
+
 test('phone: a dead streetlight from report to confirmed fix', async () => {
   let { ctx, page } = await login('1275021508900001');
   await page.goto(`${BASE}/`);
@@ -207,12 +217,7 @@ test('phone: a large camera photo is shrunk on the phone before it is sent', asy
   const original = statSync(big).size;
   assert.ok(original > 10 * 1024 * 1024, `${original}`);
   const { ctx, page } = await login('1275021508900001');
-  await page.goto(`${BASE}/lapor`);
-  await page.check('#category-sampah');
-  await press(page);
-  await page.click('#location .map', { position: { x: 120, y: 160 } });
-  await press(page);
-  await page.fill('#description', 'Sampah menumpuk di pinggir jalan sejak tiga hari.');
+  await whatWhereStory(page, 'sampah', { x: 120, y: 160 }, 'Sampah menumpuk di pinggir jalan sejak tiga hari.');
   await press(page);
   await page.setInputFiles('#photo', big);
   await page.waitForFunction(() => {
@@ -235,15 +240,10 @@ test('phone: a large camera photo is shrunk on the phone before it is sent', asy
 
 test('phone: a report survives a lost signal (offline draft)', async () => {
   const { ctx, page } = await login('1275021508900001');
-  await page.goto(`${BASE}/lapor`);
-  // The service worker takes the page over once it is ready.
+  await whatWhereStory(page, 'jalan-rusak', { x: 180, y: 140 }, 'Lubang besar di tengah jalan, sudah dua motor jatuh.');
+  // The service worker has taken the page over (it registered on the first step).
   await page.evaluate(async () => { await navigator.serviceWorker.ready; });
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
-  await page.check('#category-jalan-rusak');
-  await press(page);
-  await page.click('#location .map', { position: { x: 180, y: 140 } });
-  await press(page);
-  await page.fill('#description', 'Lubang besar di tengah jalan, sudah dua motor jatuh.');
   // The signal goes: the next step cannot be reached, and the phone says so.
   await ctx.setOffline(true);
   await press(page);
@@ -273,12 +273,7 @@ test('phone: a report survives a lost signal (offline draft)', async () => {
 test('phone: a neighbour is offered the open report nearby and supports it ("Saya juga")', async () => {
   // A resident reports a blocked drain by tapping the map.
   let { ctx, page } = await login('1275021508900001');
-  await page.goto(`${BASE}/lapor`);
-  await page.check('#category-drainase');
-  await press(page);
-  await page.click('#location .map', { position: { x: 250, y: 200 } });
-  await press(page);
-  await page.fill('#description', 'Parit di ujung gang tersumbat sampah, air meluap ke jalan.');
+  await whatWhereStory(page, 'drainase', { x: 250, y: 200 }, 'Parit di ujung gang tersumbat sampah, air meluap ke jalan.');
   await press(page);
   await page.setInputFiles('#photo', photo);
   await press(page);

@@ -225,6 +225,15 @@ fn act(action: &str) -> ActionInput {
     }
 }
 
+/// The citizen files the usual report (with a photo of their own); its code.
+async fn filed(t: &TestDb, w: &W) -> String {
+    let p = photo(w, t, &w.citizen).await;
+    store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &report_input(p))
+        .await
+        .unwrap()
+        .code
+}
+
 /// The report's current stage, as its tracking page shows it now.
 async fn step(t: &TestDb, w: &W, code: &str) -> Option<store::Step> {
     store::current_step(&t.db, &w.city, code, w.clock.now_utc())
@@ -1219,11 +1228,7 @@ db_test!(
         let w = world(t).await;
         let mut codes = Vec::new();
         for _ in 0..3 {
-            let p = photo(&w, t, &w.citizen).await;
-            let r = store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &report_input(p))
-                .await
-                .unwrap();
-            codes.push(r.code);
+            codes.push(filed(t, &w).await);
         }
         // The first one already went to PUPR and is being handled.
         store::act(
@@ -1929,11 +1934,7 @@ db_test!(
             wib(2026, 11, 24, 10, 0),
         ] {
             w.clock.set(at);
-            let p = photo(&w, t, &w.citizen).await;
-            let r = store::submit(&t.db, &w.n, &w.files, &w.city, &w.citizen, &report_input(p))
-                .await
-                .unwrap();
-            codes.push(r.code);
+            codes.push(filed(t, &w).await);
         }
         store::act(
             &t.db,
