@@ -273,14 +273,28 @@ test('phone: a report survives a lost signal (offline draft)', async () => {
 test('phone: a neighbour is offered the open report nearby and supports it ("Saya juga")', async () => {
   // A resident reports a blocked drain by tapping the map.
   let { ctx, page } = await login('1275021508900001');
+  await page.goto(`${BASE}/pengaduan/saya`);
+  const before = await page.locator('ul.deadline-list > li').count();
   await whatWhereStory(page, 'drainase', { x: 250, y: 200 }, 'Parit di ujung gang tersumbat sampah, air meluap ke jalan.');
   await press(page);
   await page.setInputFiles('#photo', photo);
   await press(page);
   await press(page);
-  await press(page, 'kirim');
+  // A double tap on "Kirim laporan" sends it once: the second submission, while the first is
+  // on its way, is held back (on a slow network it would file the report twice).
+  const held = await page.evaluate(() => {
+    const seen = [];
+    window.addEventListener('submit', (e) => seen.push(e.defaultPrevented));
+    const b = document.querySelector('button[value=kirim]');
+    b.form.requestSubmit(b);
+    b.form.requestSubmit(b);
+    return seen;
+  });
+  assert.deepEqual(held, [false, true]);
   await page.waitForURL(/\/pengaduan\/ADU-\d{4}-\d{6}/);
   const code = page.url().match(/ADU-\d{4}-\d{6}/)[0];
+  await page.goto(`${BASE}/pengaduan/saya`);
+  assert.equal(await page.locator('ul.deadline-list > li').count(), before + 1, 'filed once');
   await ctx.close();
 
   // A neighbour, newly registered, starts a report of the same kind at the same spot.

@@ -37,6 +37,17 @@
       }, { enableHighAccuracy: true, timeout: 15000 });
     });
   });
+  // A second tap while a form is on its way does not send it again (a slow network invites
+  // it, and a report would be filed twice). Coming back to the page (back button) frees it.
+  document.addEventListener('submit', function (e) {
+    var f = e.target;
+    if (!f || (f.getAttribute('method') || '').toLowerCase() !== 'post') return;
+    if (f.hasAttribute('data-sending')) { e.preventDefault(); return; }
+    f.setAttribute('data-sending', '1');
+  });
+  window.addEventListener('pageshow', function () {
+    document.querySelectorAll('form[data-sending]').forEach(function (f) { f.removeAttribute('data-sending'); });
+  });
   // Photos are shrunk on the phone before they are sent (the server keeps at most 2048 px a
   // side anyway): a 4 MB camera photo becomes a few hundred KB, which matters on 3G, and three
   // of them fit in one request. Where the browser cannot, the original goes as it is.
