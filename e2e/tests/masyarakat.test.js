@@ -146,6 +146,15 @@ test('phone: a dead streetlight from report to confirmed fix', async () => {
   assert.equal(await page.isVisible('#after_photo_file'), false);
   await page.check('#closure-fixed_directly');
   await page.fill('#close-note', 'Lampu sudah diganti dengan LED baru.');
+  // What the reporter will be told follows the chosen closure and the words being typed.
+  const told = page.locator('[data-for-closure=fixed_directly] details.told');
+  assert.ok(await told.isVisible());
+  assert.equal(await page.locator('[data-for-closure=rejected] details.told').isVisible(), false);
+  await told.locator('summary').click();
+  const message = await told.locator('.told-message').textContent();
+  assert.match(message, /Lampu sudah diganti dengan LED baru\./);
+  assert.match(message, /Beri tahu kami paling lambat (Senin|Selasa|Rabu|Kamis|Jumat), \d+ \w+ \d{4}/);
+  await shot(page, 'phone-staff-close-told');
   await page.click('text=Selesaikan');
   assert.match(await page.textContent('main'), /Lampirkan foto sesudah diperbaiki\./);
   await page.setInputFiles('#after_photo_file', photo);

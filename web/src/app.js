@@ -268,8 +268,23 @@
     sel.addEventListener('change', function () {
       var opt = sel.options[sel.selectedIndex];
       var body = opt ? (opt.getAttribute('data-body') || '') : '';
-      if (box.value === '' || box.value === filled) { box.value = body; filled = body; }
+      if (box.value === '' || box.value === filled) {
+        box.value = body; filled = body;
+        box.dispatchEvent(new Event('input'));
+      }
     });
+  });
+  // What the reporter will be told: the words being typed go into the shown message.
+  document.querySelectorAll('[data-note-of]').forEach(function (span) {
+    var box = document.getElementById(span.getAttribute('data-note-of'));
+    if (!box) return;
+    var fill = function () {
+      var words = box.value.trim();
+      span.textContent = words || span.getAttribute('data-empty');
+      span.classList.toggle('told-note', !words);
+    };
+    box.addEventListener('input', fill);
+    fill();
   });
   document.querySelectorAll('[data-print]').forEach(function (b) {
     b.addEventListener('click', function () { window.print(); });

@@ -950,6 +950,38 @@ pub const MESSAGES: &[platform::notify::templates::Builtin] = &[
         ),
     },
     platform::notify::templates::Builtin {
+        key: "masyarakat.question",
+        about_id: "Petugas meminta keterangan (ke pelapor)",
+        about_en: "Staff ask for more information (to the reporter)",
+        placeholders: &["code", "state", "note", "link", "city"],
+        id: (
+            "Pengaduan {code}: mohon keterangan Anda",
+            "Petugas perlu keterangan tambahan dari Anda untuk pengaduan {code}:\n\n{note}\n\nJawab di sini: {link}\nBatas waktu pemeriksaan berhenti sampai Anda menjawab.\n\n{city}",
+            "{city}: pengaduan {code} perlu keterangan Anda. Jawab di",
+        ),
+        en: (
+            "Complaint {code}: we need more information",
+            "Staff need more information from you about complaint {code}:\n\n{note}\n\nAnswer here: {link}\nThe checking deadline stops until you answer.\n\n{city}",
+            "{city}: complaint {code} needs your answer. Reply at",
+        ),
+    },
+    platform::notify::templates::Builtin {
+        key: "masyarakat.closed",
+        about_id: "Pengaduan ditutup, pelapor diminta konfirmasi (ke pelapor dan pendukung)",
+        about_en: "Complaint closed, the reporter asked to confirm (to the reporter and supporters)",
+        placeholders: &["code", "state", "note", "confirm_by", "link", "city"],
+        id: (
+            "Pengaduan {code}: {state}",
+            "Pengaduan {code} ditutup: {state}.\n\n{note}\n\nApakah masalahnya sudah beres? Beri tahu kami paling lambat {confirm_by}: {link}\nBila tidak ada jawaban sampai saat itu, pengaduan dianggap selesai.\n\n{city}",
+            "{city}: pengaduan {code} ditutup ({state}). Sudah beres? Jawab paling lambat {confirm_by}:",
+        ),
+        en: (
+            "Complaint {code}: {state}",
+            "Complaint {code} was closed: {state}.\n\n{note}\n\nIs the problem solved? Tell us by {confirm_by}: {link}\nWithout an answer by then, the complaint counts as resolved.\n\n{city}",
+            "{city}: complaint {code} closed ({state}). Solved? Answer by {confirm_by}:",
+        ),
+    },
+    platform::notify::templates::Builtin {
         key: "masyarakat.disposed",
         about_id: "Pengaduan baru untuk OPD (ke petugas)",
         about_en: "New complaint for the agency (to its officers)",
@@ -1602,6 +1634,14 @@ pub async fn act(
     }
 
     // The report.
+    let confirm_by = match &action {
+        Action::Close(c) if c.kind.is_some_and(ClosureKind::asks_confirmation) => {
+            platform::calendar::load_kept(&tx, city)
+                .await?
+                .add_working_days(now, 10, &[])
+        }
+        _ => None,
+    };
     let from = r.state;
     let mut am: report::ActiveModel = m.clone().into();
     am.state = Set(step.to.code().into());
@@ -1613,14 +1653,7 @@ pub async fn act(
     if matches!(action, Action::Dispose { .. }) && r.verified_at.is_none() {
         am.verified_us = Set(Some(now_us));
     }
-    let note = match &action {
-        Action::Hold { question } => question.trim().to_string(),
-        Action::Answer { text } => text.trim().to_string(),
-        Action::Schedule { note } => note.trim().to_string(),
-        Action::Dispute { reason } => reason.trim().to_string(),
-        Action::Close(c) => c.note.trim().to_string(),
-        _ => String::new(),
-    };
+    let note = note_of(&action).to_string();
     if let Action::Close(c) = &action
         && let Some(kind) = c.kind
     {
@@ -1634,12 +1667,7 @@ pub async fn act(
         am.duplicate_of = Set(master.as_ref().map(|x| x.id));
         am.closed_us = Set(Some(now_us));
         am.awaiting_confirmation = Set(kind.asks_confirmation());
-        let cal = platform::calendar::load_kept(&tx, city).await?;
-        am.confirm_due_us = Set(if kind.asks_confirmation() {
-            cal.add_working_days(now, 10, &[]).map(to_us)
-        } else {
-            None
-        });
+        am.confirm_due_us = Set(confirm_by.map(to_us));
         am.confirmation = Set(None);
         if let Some(f) = c.after_photo {
             photo::ActiveModel {
@@ -1731,14 +1759,7 @@ pub async fn act(
                 .map(|s| s.account_id),
         );
         let people = people_of(&*tx, city, &ids).await?;
-        let (code, to, note2) = (r.code.clone(), step.to, note.clone());
-        let vars = move |lang: Lang| {
-            vec![
-                ("code", code.clone()),
-                ("state", state_label(to, lang)),
-                ("note", note2.clone()),
-            ]
-        };
+        let (template, vars) = update_notice(city, &r.code, &action, step.to, &note, confirm_by);
         notifier
             .enqueue(
                 &tx,
@@ -1746,7 +1767,7 @@ pub async fn act(
                 &people,
                 &CITIZEN_CHANNELS,
                 &Notice {
-                    template: "masyarakat.update",
+                    template,
                     vars: &vars,
                     link: Some(public_path(&r.code)),
                     source_type: SUBJECT,
@@ -1793,6 +1814,104 @@ pub async fn act(
     get_by_code(db.conn(), city, &r.code)
         .await?
         .ok_or(AppError::NotFound)
+}
+
+/// The words an action carries for the timeline and the reporter (a question, a reason, a note).
+fn note_of(action: &Action) -> &str {
+    match action {
+        Action::Hold { question } => question.trim(),
+        Action::Answer { text } => text.trim(),
+        Action::Schedule { note } => note.trim(),
+        Action::Dispute { reason } => reason.trim(),
+        Action::Close(c) => c.note.trim(),
+        _ => "",
+    }
+}
+
+/// What the reporter and supporters are told of a step: the wording's key and its values. A
+/// question asks for an answer; a closure that waits for the reporter says until when.
+fn update_notice(
+    city: &City,
+    code: &str,
+    action: &Action,
+    to: State,
+    note: &str,
+    confirm_by: Option<DateTime<Utc>>,
+) -> (
+    &'static str,
+    impl Fn(Lang) -> Vec<(&'static str, String)> + Sync + use<>,
+) {
+    let template = match (action, confirm_by) {
+        (Action::Hold { .. }, _) => "masyarakat.question",
+        (Action::Close(_), Some(_)) => "masyarakat.closed",
+        _ => "masyarakat.update",
+    };
+    let (code, note, tz) = (code.to_string(), note.to_string(), city.tz);
+    let vars = move |lang: Lang| {
+        let mut v = vec![
+            ("code", code.clone()),
+            ("state", state_label(to, lang)),
+            ("note", note.clone()),
+        ];
+        if let Some(at) = confirm_by {
+            v.push(("confirm_by", kernel::format::date_long(at, tz, lang)));
+        }
+        v
+    };
+    (template, vars)
+}
+
+/// What the reporter and the report's supporters would be told if `role` took `action` now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Told {
+    /// How many people hear it: the reporter and each supporter.
+    pub people: usize,
+    /// The message as sent in the reader's language (email and in-app).
+    pub message: platform::notify::templates::Rendered,
+}
+
+/// What taking `action` now would tell the reporter and supporters, worded as it would be sent
+/// in `lang`, without changing anything; `None` when the step is refused or tells nobody. Staff
+/// pages show it beside each action.
+pub async fn told(
+    db: &Db,
+    notifier: &Notifier,
+    city: &City,
+    r: &Report,
+    role: domain::Actor,
+    action: &Action,
+    lang: Lang,
+) -> AppResult<Option<Told>> {
+    let Ok(step) = domain::apply(r.state, r.awaiting_confirmation, role, action) else {
+        return Ok(None);
+    };
+    if !step.tell_reporter {
+        return Ok(None);
+    }
+    let confirm_by = match action {
+        Action::Close(c) if c.kind.is_some_and(ClosureKind::asks_confirmation) => {
+            platform::calendar::load(db.conn(), city)
+                .await?
+                .add_working_days(notifier.now(), 10, &[])
+        }
+        _ => None,
+    };
+    let (template, vars) =
+        update_notice(city, &r.code, action, step.to, note_of(action), confirm_by);
+    let message = notifier
+        .preview(
+            db.conn(),
+            city,
+            template,
+            &vars(lang),
+            Some(&public_path(&r.code)),
+            lang,
+        )
+        .await?;
+    Ok(Some(Told {
+        people: 1 + usize::try_from(r.supporters).unwrap_or(0),
+        message,
+    }))
 }
 
 /// Tells officers (in-app and email) that a report is now theirs to handle.

@@ -323,6 +323,14 @@ db_test!(
             page.contains("Warga 1275021508900001"),
             "the city desk knows the anonymous reporter"
         );
+        // Each action says beforehand what the reporter will be told, as it will be sent.
+        assert!(
+            page.contains("Pelapor akan menerima pesan ini")
+                && page.contains(&format!("Pengaduan {code} sekarang: Diteruskan ke OPD."))
+                && page.contains(&format!("Pengaduan {code}: mohon keterangan Anda"))
+                && page.contains(r#"data-note-of="note-hold""#),
+            "{page}"
+        );
         let r = op
             .post_multipart(
                 &format!("/staf/pengaduan/{code}/aksi"),
@@ -356,6 +364,13 @@ db_test!(
         assert!(
             page.contains("(anonim)") && !page.contains("Warga 1275021508900001"),
             "the agency does not learn who"
+        );
+        assert!(
+            page.contains("Diperbaiki langsung: Pelapor akan menerima pesan ini")
+                && page.contains("Apakah masalahnya sudah beres? Beri tahu kami paling lambat")
+                && page.contains(r#"data-note-of="close-note""#)
+                && page.contains("Ditolak: Pelapor akan menerima pesan ini"),
+            "{page}"
         );
         // Closing without a closure type: refused, state unchanged.
         let r = officer

@@ -506,6 +506,172 @@ db_test!(
 );
 
 db_test!(
+    staff_see_beforehand_the_very_message_the_reporter_gets,
+    async |t: &TestDb| {
+        use masyarakat::domain::{Action, Actor as Role, Closure, ClosureKind};
+        let w = &world(t).await;
+        let code = filed(t, w).await;
+        store::support(&t.db, &w.n, &w.city, &w.neighbour, &code)
+            .await
+            .unwrap();
+        let report = |code: String| async move {
+            store::get_by_code(t.db.conn(), &w.city, &code)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let told = |r: store::Report, role: Role, a: Action| async move {
+            store::told(&t.db, &w.n, &w.city, &r, role, &a, kernel::Lang::Id)
+                .await
+                .unwrap()
+        };
+        // What the reporter and supporter got in the app for a step, in order of sending.
+        let sent = |subject_start: String| async move {
+            notify::outbox_list(&t.db, &w.city, None, 100, 0)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.channel == "in_app" && m.subject.starts_with(&subject_start))
+                .map(|m| (m.account_id, m.subject, m.body))
+                .collect::<Vec<_>>()
+        };
+
+        // Asking the reporter: the question goes in, and both who follow it hear.
+        let q = "Di tiang nomor berapa lampunya?";
+        let preview = told(
+            report(code.clone()).await,
+            Role::Verifier,
+            Action::Hold { question: q.into() },
+        )
+        .await
+        .expect("a question is sent");
+        assert_eq!(preview.people, 2, "the reporter and one supporter");
+        assert_eq!(
+            preview.message.subject,
+            format!("Pengaduan {code}: mohon keterangan Anda")
+        );
+        assert!(preview.message.body.contains(q), "{}", preview.message.body);
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &code,
+            &ActionInput {
+                note: q.into(),
+                ..act("hold")
+            },
+        )
+        .await
+        .unwrap();
+        let got = sent(format!("Pengaduan {code}: mohon")).await;
+        assert_eq!(got.len(), 2, "{got:?}");
+        for (who, subject, body) in &got {
+            assert!([Some(w.citizen.id), Some(w.neighbour.id)].contains(who));
+            assert_eq!(
+                (subject, body),
+                (&preview.message.subject, &preview.message.body)
+            );
+        }
+        // Staff writing down the reporter's answer tell nobody; nor may an officer act yet.
+        let r = report(code.clone()).await;
+        assert_eq!(
+            told(
+                r.clone(),
+                Role::Verifier,
+                Action::Answer {
+                    text: "Tiang 12".into()
+                }
+            )
+            .await,
+            None
+        );
+        assert_eq!(told(r, Role::Agency, Action::Start).await, None);
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &code,
+            &ActionInput {
+                note: "Tiang 12".into(),
+                ..act("answer")
+            },
+        )
+        .await
+        .unwrap();
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &code,
+            &ActionInput {
+                agency: w.pupr.to_string(),
+                ..act("dispose")
+            },
+        )
+        .await
+        .unwrap();
+
+        // A fix asks the reporter to confirm, and says by when.
+        w.clock.set(wib(2026, 11, 26, 14, 0));
+        let after = photo(w, t, &w.officer).await;
+        let note = "Lampu sudah diganti.";
+        let preview = told(
+            report(code.clone()).await,
+            Role::Agency,
+            Action::Close(Closure {
+                kind: Some(ClosureKind::FixedDirectly),
+                note: note.into(),
+                after_photo: Some(after),
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("a fix is told");
+        assert!(
+            preview
+                .message
+                .body
+                .contains("paling lambat Kamis, 10 Desember 2026"),
+            "{}",
+            preview.message.body
+        );
+        assert!(preview.message.body.contains(note));
+        assert!(!preview.message.body.contains("\n\n\n"), "no gaps");
+        let closed = store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.officer,
+            &code,
+            &ActionInput {
+                closure: "fixed_directly".into(),
+                note: note.into(),
+                after_photo: after.to_string(),
+                ..act("close")
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(closed.confirm_due_at, Some(wib(2026, 12, 10, 14, 0)));
+        let got = sent(format!("Pengaduan {code}: Selesai")).await;
+        assert_eq!(got.len(), 2, "{got:?}");
+        for (_, subject, body) in &got {
+            assert_eq!(
+                (subject, body),
+                (&preview.message.subject, &preview.message.body)
+            );
+        }
+    }
+);
+
+db_test!(
     needs_budget_keeps_its_estimate_and_a_dispute_reopens,
     async |t: &TestDb| {
         let w = world(t).await;

@@ -550,25 +550,8 @@ impl Notifier {
                 return Ok(r.clone());
             }
             let t = templates::get_kept(tx, city, notice.template, lang).await?;
-            let mut vars = (notice.vars)(lang);
-            vars.push(("city", city.name.clone()));
-            vars.push(("link", link.clone().unwrap_or_default()));
-            let subject = kernel::message::render(&t.subject, &vars);
-            // Without a link, the line that would carry it goes.
-            let body_t = if link.is_some() {
-                t.body.clone()
-            } else {
-                t.body
-                    .lines()
-                    .filter(|l| !l.contains("{link}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            };
-            let body = kernel::message::render(&body_t, &vars);
-            let sms_vars: Vec<(&str, String)> =
-                vars.iter().filter(|(k, _)| *k != "link").cloned().collect();
-            let sms = kernel::message::render(&t.sms, &sms_vars);
-            let r = (subject, body, sms);
+            let f = templates::fill(&t, &(notice.vars)(lang), &city.name, link.as_deref());
+            let r = (f.subject, f.body, f.sms);
             rendered.insert(lang.code(), r.clone());
             Ok(r)
         };
@@ -678,6 +661,24 @@ impl Notifier {
                     .to_owned(),
             ),
         ))
+    }
+}
+
+impl Notifier {
+    /// A notice as a reader in `lang` would get it, without queueing anything: for pages that
+    /// say what someone will be told before an action is taken.
+    pub async fn preview<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        city: &City,
+        template: &str,
+        vars: &[(&'static str, String)],
+        link: Option<&str>,
+        lang: Lang,
+    ) -> AppResult<templates::Rendered> {
+        let t = templates::get(conn, city, template, lang).await?;
+        let link = link.map(|p| format!("{}{p}", self.base_url(city)));
+        Ok(templates::fill(&t, vars, &city.name, link.as_deref()))
     }
 }
 

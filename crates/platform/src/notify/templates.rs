@@ -138,6 +138,49 @@ pub struct Template {
     pub custom: bool,
 }
 
+/// A notice as its readers get it: subject and body (email, in-app, webhook), SMS text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+    pub sms: String,
+}
+
+/// Fills a wording with a notice's values as it is sent: the city's name and the link are
+/// added; without a link the body's line that would carry it goes; the SMS never carries the
+/// link (the sender appends a short one). Blank lines never run more than one in a row.
+pub fn fill(
+    t: &Template,
+    vars: &[(&'static str, String)],
+    city: &str,
+    link: Option<&str>,
+) -> Rendered {
+    let mut vars = vars.to_vec();
+    vars.push(("city", city.to_string()));
+    vars.push(("link", link.unwrap_or_default().to_string()));
+    let body_t = if link.is_some() {
+        t.body.clone()
+    } else {
+        t.body
+            .lines()
+            .filter(|l| !l.contains("{link}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let sms_vars: Vec<(&str, String)> =
+        vars.iter().filter(|(k, _)| *k != "link").cloned().collect();
+    // A value left empty (a step without a note) leaves no gap of blank lines behind.
+    let mut body = kernel::message::render(&body_t, &vars);
+    while body.contains("\n\n\n") {
+        body = body.replace("\n\n\n", "\n\n");
+    }
+    Rendered {
+        subject: kernel::message::render(&t.subject, &vars),
+        body,
+        sms: kernel::message::render(&t.sms, &sms_vars),
+    }
+}
+
 fn from_builtin(b: &Builtin, lang: Lang) -> Template {
     let (subject, body, sms) = if lang == Lang::Id { b.id } else { b.en };
     Template {

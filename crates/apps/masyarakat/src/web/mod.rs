@@ -716,7 +716,77 @@ struct StaffPage {
     map: Option<MapView>,
     /// The kelurahan list, for staff to set or correct it.
     kelurahan: Vec<(String, String)>,
+    /// What each action would tell the reporter, shown beside it.
+    told: Vec<ToldView>,
     form: Form,
+}
+
+/// A message the reporter would get, shown beside the action that sends it (UX.md: an action
+/// says what the citizen will be told).
+struct ToldView {
+    /// The action (`hold`) or closure (`close-fixed_directly`) it belongs to.
+    key: String,
+    /// Who hears it: "Pelapor dan 2 pendukung akan menerima pesan ini".
+    who: String,
+    subject: String,
+    /// The message around the words the staff member types (filled in live where scripts run).
+    before: String,
+    after: String,
+    /// The id of the field whose words go into the message, or empty.
+    note_of: String,
+}
+
+impl ToldView {
+    /// Whether it belongs to this action or closure (a template helper).
+    fn is(&self, key: String) -> bool {
+        self.key == key
+    }
+}
+
+/// Stands for the staff member's own words in a previewed message.
+const NOTE_MARK: &str = "\u{1f}";
+
+/// What each action the person may take would tell the reporter and supporters.
+async fn told_views(
+    st: &AppState,
+    ctx: &Ctx,
+    r: &Report,
+    role: Option<domain::Actor>,
+    probes: Vec<(String, domain::Action, &'static str)>,
+) -> AppResult<Vec<ToldView>> {
+    let Some(role) = role else {
+        return Ok(vec![]);
+    };
+    let mut out = Vec::new();
+    for (key, action, note_of) in probes {
+        let Some(t) =
+            store::told(&st.db, &st.notifier, &ctx.city, r, role, &action, ctx.lang).await?
+        else {
+            continue;
+        };
+        let (before, after, note_of) = match t.message.body.split_once(NOTE_MARK) {
+            Some((b, a)) => (b.to_string(), a.to_string(), note_of),
+            None => (t.message.body.clone(), String::new(), ""),
+        };
+        let who = if t.people > 1 {
+            ctx.ta(
+                "mas-told-with-supporters",
+                "n",
+                (t.people - 1).to_string().as_str(),
+            )
+        } else {
+            ctx.t("mas-told-reporter")
+        };
+        out.push(ToldView {
+            key,
+            who,
+            subject: t.message.subject,
+            note_of: note_of.to_string(),
+            before,
+            after,
+        });
+    }
+    Ok(out)
 }
 
 async fn staff_page(
@@ -821,25 +891,66 @@ async fn staff_page(
             actions.push(code);
         }
     }
+    let closure_probe = |k: ClosureKind, note: &str| {
+        domain::Action::Close(domain::Closure {
+            kind: Some(k),
+            note: note.into(),
+            after_photo: Some(Uuid::nil()),
+            estimate_rupiah: Some(1),
+            programme: "x".into(),
+            budget_agency: Some(Uuid::nil()),
+            referred_to: "x".into(),
+            duplicate_of: "x".into(),
+        })
+    };
+    let mut probes: Vec<(String, domain::Action, &'static str)> = vec![
+        (
+            "dispose".into(),
+            domain::Action::Dispose {
+                agency: Uuid::nil(),
+            },
+            "",
+        ),
+        (
+            "coordinate".into(),
+            domain::Action::Coordinate {
+                agency: Uuid::nil(),
+            },
+            "",
+        ),
+        ("start".into(), domain::Action::Start, ""),
+        (
+            "hold".into(),
+            domain::Action::Hold {
+                question: NOTE_MARK.into(),
+            },
+            "note-hold",
+        ),
+        (
+            "schedule".into(),
+            domain::Action::Schedule {
+                note: NOTE_MARK.into(),
+            },
+            "note-schedule",
+        ),
+    ];
+    for k in ClosureKind::ALL {
+        probes.push((
+            format!("close-{}", k.code()),
+            closure_probe(k, NOTE_MARK),
+            "close-note",
+        ));
+    }
+    let told = told_views(st, &ctx, &r, role, probes).await?;
     let closures: Vec<(String, String)> = ClosureKind::ALL
         .iter()
         .filter(|k| {
             role.is_some_and(|role| {
-                let c = domain::Closure {
-                    kind: Some(**k),
-                    note: "x".into(),
-                    after_photo: Some(Uuid::nil()),
-                    estimate_rupiah: Some(1),
-                    programme: "x".into(),
-                    budget_agency: Some(Uuid::nil()),
-                    referred_to: "x".into(),
-                    duplicate_of: "x".into(),
-                };
                 domain::apply(
                     r.state,
                     r.awaiting_confirmation,
                     role,
-                    &domain::Action::Close(c),
+                    &closure_probe(**k, "x"),
                 )
                 .is_ok()
             })
@@ -903,6 +1014,7 @@ async fn staff_page(
         .collect();
     let map = place_map(st, &ctx, &r);
     Ok(StaffPage {
+        told,
         kelurahan: kelurahan_options(&ctx),
         map,
         replies,
