@@ -504,6 +504,7 @@ mas-event-submit = Report sent
 mas-event-support = Another resident reported it too
 mas-event-note = Internal note
 mas-event-confirm = The reporter confirmed it is solved
+mas-event-confirm_silence = Counted as resolved: the reporter did not answer within 10 working days
 mas-event-dispose = Sent to the agency
 mas-event-hold = Waiting for the reporter
 mas-event-answer = The reporter added information

@@ -504,6 +504,7 @@ mas-event-submit = Laporan dikirim
 mas-event-support = Warga lain ikut melapor
 mas-event-note = Catatan internal
 mas-event-confirm = Pelapor menyatakan sudah beres
+mas-event-confirm_silence = Dianggap beres: pelapor tidak menjawab dalam 10 hari kerja
 mas-event-dispose = Diteruskan ke OPD
 mas-event-hold = Menunggu keterangan pelapor
 mas-event-answer = Pelapor melengkapi keterangan

@@ -884,7 +884,7 @@ struct Ev<'a> {
 
 async fn add_event(
     tx: &Tx,
-    city: &City,
+    city_code: &str,
     report_id: Uuid,
     at_us: i64,
     who: &Actor,
@@ -898,7 +898,7 @@ async fn add_event(
         internal,
     } = e;
     let line = event::ActiveModel {
-        city_code: Set(city.code.clone()),
+        city_code: Set(city_code.into()),
         id: Set(kernel::ids::new_id()),
         report_id: Set(report_id),
         at_us: Set(at_us),
@@ -1123,7 +1123,7 @@ async fn file_new(
     let filed = filed.try_into_model()?;
     add_event(
         tx,
-        city,
+        &city.code,
         id,
         now_us,
         actor,
@@ -1732,7 +1732,7 @@ pub async fn act(
     let actor = who.actor();
     add_event(
         &tx,
-        city,
+        &city.code,
         r.id,
         now_us,
         &actor,
@@ -2020,7 +2020,7 @@ pub async fn support(
             .await?;
         add_event(
             &tx,
-            city,
+            &city.code,
             m.id,
             now_us,
             &who.actor(),
@@ -2052,16 +2052,72 @@ pub async fn support(
         .ok_or(AppError::NotFound)
 }
 
-/// A closed report the reporter did not answer within its window counts as confirmed.
+/// A closed report the reporter did not answer within its window counts as confirmed, with a
+/// line in its timeline and in the audit log. Up to [`SILENCE_BATCH`] a call, oldest first (the
+/// next tick takes the rest); one answered in the meantime is left as the reporter said.
 pub async fn confirm_by_silence(db: &Db, now: DateTime<Utc>) -> AppResult<u64> {
-    let silent = report::Entity::update_many()
-        .col_expr(report::Column::AwaitingConfirmation, Expr::value(false))
-        .col_expr(report::Column::Confirmation, Expr::value("silence"))
+    let now_us = to_us(now);
+    let due = report::Entity::find()
         .filter(report::Column::AwaitingConfirmation.eq(true))
-        .filter(report::Column::ConfirmDueUs.lte(to_us(now)));
-    let res = db.write(async |tx| silent.exec(tx).await).await?;
-    Ok(res.rows_affected)
+        .filter(report::Column::ConfirmDueUs.lte(now_us))
+        .order_by_asc(report::Column::ConfirmDueUs)
+        .limit(SILENCE_BATCH)
+        .all(db.conn())
+        .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = db.tx().await?;
+    let mut n = 0;
+    for m in due {
+        let res = report::Entity::update_many()
+            .col_expr(report::Column::AwaitingConfirmation, Expr::value(false))
+            .col_expr(report::Column::Confirmation, Expr::value("silence"))
+            .col_expr(report::Column::UpdatedUs, Expr::value(now_us))
+            .filter(report::Column::CityCode.eq(&m.city_code))
+            .filter(report::Column::Id.eq(m.id))
+            .filter(report::Column::AwaitingConfirmation.eq(true))
+            .exec(&*tx)
+            .await?;
+        if res.rows_affected == 0 {
+            continue;
+        }
+        n += 1;
+        let system = Actor::system();
+        add_event(
+            &tx,
+            &m.city_code,
+            m.id,
+            now_us,
+            &system,
+            Ev {
+                kind: "confirm_silence",
+                from: None,
+                to: None,
+                note: "",
+                internal: false,
+            },
+        )
+        .await?;
+        tx.audit(
+            &m.city_code,
+            &system,
+            Change {
+                action: "masyarakat.confirm_silence",
+                subject_type: SUBJECT,
+                subject_id: m.code.clone(),
+                before: None,
+                after: Some(serde_json::json!({ "confirmation": "silence" })),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(n)
 }
+
+/// How many unanswered closures one tick settles.
+pub const SILENCE_BATCH: u64 = 500;
 
 /// The stage whose deadline runs now, as the reporter and the public see it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -2159,7 +2215,7 @@ pub async fn add_internal_note(
     let mut tx = db.tx().await?;
     add_event(
         &tx,
-        city,
+        &city.code,
         r.id,
         to_us(notifier.now()),
         &who.actor(),
@@ -2223,7 +2279,7 @@ pub async fn set_kelurahan(
     let note = format!("Kel. {}", village.name);
     add_event(
         &tx,
-        city,
+        &city.code,
         r.id,
         now_us,
         &who.actor(),
@@ -2768,7 +2824,7 @@ pub async fn assign(
     }
     add_event(
         &tx,
-        city,
+        &city.code,
         r.id,
         now_us,
         &who.actor(),

@@ -802,6 +802,24 @@ db_test!(
             .unwrap()
             .unwrap();
         assert_eq!(r.confirmation.as_deref(), Some("silence"));
+        // The timeline and the audit log say so, once.
+        let tl = store::timeline(&t.db, &w.city, r.id, false).await.unwrap();
+        assert_eq!(tl.last().map(|e| e.kind.as_str()), Some("confirm_silence"));
+        assert_eq!(
+            store::confirm_by_silence(&t.db, wib(2026, 12, 9, 9, 0))
+                .await
+                .unwrap(),
+            0
+        );
+        let tl2 = store::timeline(&t.db, &w.city, r.id, false).await.unwrap();
+        assert_eq!(tl2.len(), tl.len());
+        let log = platform::audit::list(&t.db, &w.city.code, &Default::default(), 50)
+            .await
+            .unwrap();
+        assert!(
+            log.iter()
+                .any(|e| e.action == "masyarakat.confirm_silence" && e.subject_id == r.code)
+        );
     }
 );
 
