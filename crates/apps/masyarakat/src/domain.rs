@@ -252,8 +252,8 @@ pub fn check_closure(c: &Closure) -> Vec<Problem> {
 /// What someone may do to a complaint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Verifier: send to an agency.
-    Dispose { agency: uuid::Uuid },
+    /// Verifier: send to an agency, with an optional note for it and the reporter.
+    Dispose { agency: uuid::Uuid, note: String },
     /// Verifier: ask the reporter for more (pauses the clock).
     Hold { question: String },
     /// Reporter (or verifier): the information came; back to the verifier.
@@ -263,7 +263,7 @@ pub enum Action {
     /// Agency: work is scheduled.
     Schedule { note: String },
     /// Agency: pass to another agency.
-    Coordinate { agency: uuid::Uuid },
+    Coordinate { agency: uuid::Uuid, note: String },
     /// Verifier or agency: close, with the mandatory closure.
     Close(Closure),
     /// Reporter: the fix (or plan) is accepted.
@@ -350,7 +350,7 @@ pub fn apply(
         Didisposisi | Koordinasi | Diproses | Dijadwalkan | DibukaKembali
     );
     match (action, who) {
-        (Action::Dispose { agency }, Actor::Verifier)
+        (Action::Dispose { agency, .. }, Actor::Verifier)
             if matches!(state, Diterima | VerifikasiTunda) =>
         {
             Ok(step(
@@ -390,7 +390,7 @@ pub fn apply(
             }
             Ok(step(Dijadwalkan, ClockOp::None, true, None))
         }
-        (Action::Coordinate { agency }, Actor::Agency | Actor::Verifier) if open_at_agency => {
+        (Action::Coordinate { agency, .. }, Actor::Agency | Actor::Verifier) if open_at_agency => {
             Ok(step(Koordinasi, ClockOp::None, true, Some(*agency)))
         }
         (Action::Close(c), Actor::Verifier)
@@ -528,7 +528,10 @@ mod tests {
             State::Diterima,
             false,
             Actor::Verifier,
-            &Action::Dispose { agency: a },
+            &Action::Dispose {
+                agency: a,
+                note: String::new(),
+            },
         )
         .unwrap();
         assert_eq!(
@@ -699,14 +702,20 @@ mod tests {
     fn nothing_else_is_allowed() {
         let a = Uuid::nil();
         let actions = [
-            Action::Dispose { agency: a },
+            Action::Dispose {
+                agency: a,
+                note: String::new(),
+            },
             Action::Hold {
                 question: "q".into(),
             },
             Action::Answer { text: "t".into() },
             Action::Start,
             Action::Schedule { note: "n".into() },
-            Action::Coordinate { agency: a },
+            Action::Coordinate {
+                agency: a,
+                note: String::new(),
+            },
             Action::Close(fixed(true)),
             Action::Confirm,
             Action::Dispute { reason: "r".into() },
@@ -757,7 +766,10 @@ mod tests {
                 State::Diterima,
                 false,
                 Actor::Agency,
-                &Action::Dispose { agency: a }
+                &Action::Dispose {
+                    agency: a,
+                    note: String::new(),
+                }
             ),
             Err(Refusal::NotAllowed)
         );

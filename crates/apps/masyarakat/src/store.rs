@@ -1405,7 +1405,8 @@ pub struct ActionInput {
     pub action: String,
     #[serde(default)]
     pub agency: String,
-    /// The public text: question, answer, schedule, closing answer or dispute reason.
+    /// The public text: disposition or coordination note, question, answer, schedule, closing
+    /// answer or dispute reason.
     #[serde(default)]
     pub note: String,
     /// close: fixed_directly, needs_budget, not_our_authority, rejected, duplicate
@@ -1445,8 +1446,8 @@ fn parse_action(input: &ActionInput) -> Result<Action, FieldErrors> {
         "dispose" | "coordinate" => {
             let agency = uuid_field(&mut errs, "agency", &input.agency, "agency_required");
             match agency {
-                Some(a) if input.action == "dispose" => Some(Action::Dispose { agency: a }),
-                Some(a) => Some(Action::Coordinate { agency: a }),
+                Some(a) if input.action == "dispose" => Some(Action::Dispose { agency: a, note }),
+                Some(a) => Some(Action::Coordinate { agency: a, note }),
                 None => {
                     if errs.is_empty() {
                         errs.add("agency", "agency_required");
@@ -1824,7 +1825,8 @@ fn note_of(action: &Action) -> &str {
         Action::Schedule { note } => note.trim(),
         Action::Dispute { reason } => reason.trim(),
         Action::Close(c) => c.note.trim(),
-        _ => "",
+        Action::Dispose { note, .. } | Action::Coordinate { note, .. } => note.trim(),
+        Action::Start | Action::Confirm => "",
     }
 }
 

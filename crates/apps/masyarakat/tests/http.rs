@@ -334,11 +334,26 @@ db_test!(
         let r = op
             .post_multipart(
                 &format!("/staf/pengaduan/{code}/aksi"),
-                &[("action", "dispose"), ("agency", &pupr.to_string())],
+                &[
+                    ("action", "dispose"),
+                    ("agency", &pupr.to_string()),
+                    ("note", "Tiang di depan SD, mohon dicek minggu ini."),
+                ],
                 &[],
             )
             .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        // The note for the agency and the reporter reaches the report's page.
+        let page = citizen
+            .get(&format!("/pengaduan/{code}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Tiang di depan SD, mohon dicek minggu ini."),
+            "{page}"
+        );
         let dlh = app.browser();
         dlh.login("", "petugas.dlh", "rahasia-123").await;
         assert_eq!(

@@ -1512,7 +1512,19 @@ db_test!(
         for c in &codes[1..] {
             assert!(
                 out.iter().any(|m| m.account_id == Some(w.citizen.id)
-                    && m.subject.starts_with(&format!("Pengaduan {c}:"))),
+                    && m.subject.starts_with(&format!("Pengaduan {c}:"))
+                    && m.body.contains("Mohon ditindaklanjuti.")),
+                "{c}: the note reaches the reporter"
+            );
+            // And stays in the report's history.
+            let r = store::get_by_code(t.db.conn(), &w.city, c)
+                .await
+                .unwrap()
+                .unwrap();
+            let tl = store::timeline(&t.db, &w.city, r.id, false).await.unwrap();
+            assert_eq!(
+                tl.last().map(|e| (e.kind.as_str(), e.note.as_str())),
+                Some(("dispose", "Mohon ditindaklanjuti.")),
                 "{c}"
             );
         }

@@ -867,6 +867,7 @@ async fn staff_page(
             "dispose",
             domain::Action::Dispose {
                 agency: Uuid::nil(),
+                note: String::new(),
             },
         ),
         (
@@ -882,6 +883,7 @@ async fn staff_page(
             "coordinate",
             domain::Action::Coordinate {
                 agency: Uuid::nil(),
+                note: String::new(),
             },
         ),
     ] {
@@ -908,15 +910,17 @@ async fn staff_page(
             "dispose".into(),
             domain::Action::Dispose {
                 agency: Uuid::nil(),
+                note: NOTE_MARK.into(),
             },
-            "",
+            "note-agency",
         ),
         (
             "coordinate".into(),
             domain::Action::Coordinate {
                 agency: Uuid::nil(),
+                note: NOTE_MARK.into(),
             },
-            "",
+            "note-agency",
         ),
         ("start".into(), domain::Action::Start, ""),
         (
