@@ -232,6 +232,7 @@ nav-settings = Settings
 col-headline = Subject
 col-channel = Channel
 col-date = Date
+col-code = Number
 col-due = Due
 col-lang = Language
 col-message = Message

@@ -232,6 +232,7 @@ nav-settings = Pengaturan
 col-headline = Perihal
 col-channel = Saluran
 col-date = Tanggal
+col-code = Nomor
 col-due = Tenggat
 col-lang = Bahasa
 col-message = Pesan

@@ -2459,26 +2459,32 @@ async fn filtered(
     Ok(q)
 }
 
-/// Codes of the city's reports whose running deadline has passed (at most 5,000, the most
-/// overdue first): the inbox marks them and its map paints them red.
-pub async fn overdue_codes(
+/// The due instant of each listed report whose deadline runs (not paused): by code. Looked up
+/// by the reports' codes (the clocks' subject index), a few hundred at a time, so a list or map
+/// marks exactly its own late reports however many are late in the city.
+pub async fn running_dues(
     db: &Db,
     city: &City,
-    now: DateTime<Utc>,
-) -> AppResult<std::collections::HashSet<String>> {
-    Ok(deadlines::overview(
-        db,
-        city,
-        deadlines::Bucket::Breached,
-        Some("masyarakat"),
-        now,
-        5000,
-        0,
-    )
-    .await?
-    .into_iter()
-    .map(|d| d.subject_id)
-    .collect())
+    codes: &[String],
+) -> AppResult<std::collections::HashMap<String, DateTime<Utc>>> {
+    use platform::entity::sla_clock;
+    let mut out = std::collections::HashMap::new();
+    for chunk in codes.chunks(500) {
+        let rows: Vec<(String, Option<i64>)> = sla_clock::Entity::find()
+            .select_only()
+            .column(sla_clock::Column::SubjectId)
+            .column(sla_clock::Column::DueUs)
+            .filter(sla_clock::Column::CityCode.eq(&city.code))
+            .filter(sla_clock::Column::SubjectType.eq(SUBJECT))
+            .filter(sla_clock::Column::SubjectId.is_in(chunk.iter().cloned()))
+            .filter(sla_clock::Column::StoppedUs.is_null())
+            .filter(sla_clock::Column::PausedSinceUs.is_null())
+            .into_tuple()
+            .all(db.conn())
+            .await?;
+        out.extend(rows.into_iter().filter_map(|(c, d)| Some((c, from_us(d?)))));
+    }
+    Ok(out)
 }
 
 /// What became of one report in a bulk disposition.

@@ -739,12 +739,20 @@ db_test!(
             page.contains("selected>Tenggat terdekat dulu</option>"),
             "{page}"
         );
-        assert_eq!(page.matches("<strong>Tenggat ").count(), 2, "{page}");
+        let due_cells = |page: &str| page.matches(r#"<td data-label="Tenggat"><strong>"#).count();
+        assert_eq!(due_cells(&page), 2, "{page}");
+        assert!(
+            page.contains(r#"aria-sort="ascending"><a href="/staf/pengaduan?status=&#38;kategori=&#38;opd=&#38;kelurahan=&#38;terlambat=&#38;urut=tenggat">Tenggat ▲</a>"#),
+            "the table says how it is sorted: {page}"
+        );
         assert!(page.find(&codes[0]).unwrap() < page.find(&codes[1]).unwrap());
         assert!(
             page.contains("urut=tenggat"),
             "the order is kept in the links"
         );
+        // Newest first, the same reports still show when they are due.
+        let page = officer.get("/staf/pengaduan").await.text().await.unwrap();
+        assert_eq!(due_cells(&page), 2, "{page}");
 
         // The admin adds a reply template (an unknown placeholder is refused by name).
         let admin = app.browser();

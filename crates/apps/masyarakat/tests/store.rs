@@ -2208,5 +2208,24 @@ db_test!(
             .map(|r| r.code)
             .collect();
         assert_eq!(newest, codes.iter().rev().cloned().collect::<Vec<_>>());
+        // Any list learns its own reports' due times (none while waiting for the reporter),
+        // and so which are late, however many are late elsewhere in the city.
+        let dues = store::running_dues(&t.db, &w.city, &newest).await.unwrap();
+        let mut got: Vec<_> = dues.into_iter().collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (codes[0].clone(), wib(2026, 11, 26, 9, 0)),
+                (codes[2].clone(), wib(2026, 11, 27, 9, 0)),
+                (codes[3].clone(), wib(2026, 12, 1, 10, 0)),
+            ]
+        );
+        assert!(
+            store::running_dues(&t.db, &w.city, &[codes[1].clone()])
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 );

@@ -514,6 +514,17 @@ struct InboxPage {
     /// The verifier may dispose several received reports at once.
     can_bulk: bool,
     filters: String,
+    /// By agency id, its short name (for the city desk's column).
+    agency_names: std::collections::HashMap<Uuid, String>,
+}
+
+impl InboxPage {
+    fn agency_of(&self, r: &Report) -> &str {
+        r.agency_id
+            .and_then(|a| self.agency_names.get(&a))
+            .map(String::as_str)
+            .unwrap_or("–")
+    }
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -544,13 +555,18 @@ pub struct InboxQuery {
 impl InboxQuery {
     /// The filters as a query string (for the pager and the list/map switch).
     fn filters(&self) -> String {
+        self.sorted(&self.urut)
+    }
+
+    /// The same filters, listed in another order (the table's column headings).
+    fn sorted(&self, urut: &str) -> String {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("status", &self.status)
             .append_pair("kategori", &self.kategori)
             .append_pair("opd", &self.opd)
             .append_pair("kelurahan", &self.kelurahan)
             .append_pair("terlambat", &self.terlambat)
-            .append_pair("urut", &self.urut)
+            .append_pair("urut", urut)
             .finish()
     }
 }
@@ -561,6 +577,22 @@ const PAGE: usize = 50;
 
 fn is_city_wide(u: &platform::accounts::Account) -> bool {
     matches!(u.role, Role::Admin | Role::Operator) || u.role.reads_everything()
+}
+
+/// Codes of the listed reports whose running deadline has passed.
+async fn late_among(
+    st: &AppState,
+    ctx: &Ctx,
+    list: &[Report],
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<std::collections::HashSet<String>> {
+    let codes: Vec<String> = list.iter().map(|r| r.code.clone()).collect();
+    Ok(store::running_dues(&st.db, &ctx.city, &codes)
+        .await?
+        .into_iter()
+        .filter(|(_, d)| *d <= now)
+        .map(|(c, _)| c)
+        .collect())
 }
 
 /// `/staf/pengaduan`: the inbox. Officers see their agency's; the city desk sees all.
@@ -591,18 +623,14 @@ pub async fn inbox(
     let by_due = q.urut == "tenggat" && !map_mode;
     let skip = q.lewati.parse::<u64>().unwrap_or(0);
     let tz = s.ctx.city.tz;
-    let (mut list, dues) = if by_due {
-        let rows =
-            store::inbox_by_due(&st.db, &s.ctx.city, &filter, now, PAGE as u64 + 1, skip).await?;
-        let dues = rows
-            .iter()
-            .filter_map(|(r, d)| {
-                d.map(|d| (r.code.clone(), format::datetime_short(d, tz, s.ctx.lang)))
-            })
-            .collect();
-        (rows.into_iter().map(|(r, _)| r).collect(), dues)
+    let mut list: Vec<Report> = if by_due {
+        store::inbox_by_due(&st.db, &s.ctx.city, &filter, now, PAGE as u64 + 1, skip)
+            .await?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect()
     } else {
-        let list = store::inbox(
+        store::inbox(
             &st.db,
             &s.ctx.city,
             &filter,
@@ -610,10 +638,23 @@ pub async fn inbox(
             if map_mode { MAP_LIMIT } else { PAGE as u64 + 1 },
             Uuid::parse_str(&q.sebelum).ok(),
         )
-        .await?;
-        (list, Default::default())
+        .await?
     };
-    let late = store::overdue_codes(&st.db, &s.ctx.city, now).await?;
+    let due_at = store::running_dues(
+        &st.db,
+        &s.ctx.city,
+        &list.iter().map(|r| r.code.clone()).collect::<Vec<_>>(),
+    )
+    .await?;
+    let late: std::collections::HashSet<String> = due_at
+        .iter()
+        .filter(|(_, d)| **d <= now)
+        .map(|(c, _)| c.clone())
+        .collect();
+    let dues = due_at
+        .iter()
+        .map(|(c, d)| (c.clone(), format::datetime_short(*d, tz, s.ctx.lang)))
+        .collect();
     let ctx = s.ctx;
     let map = if map_mode {
         let settings = store::settings(st.db.conn(), &ctx.city).await?;
@@ -664,7 +705,12 @@ pub async fn inbox(
     };
     let can_bulk = matches!(s.user.role, Role::Admin | Role::Operator);
     let filters = q.filters();
+    let agency_names = agencies
+        .iter()
+        .map(|a: &Agency| (a.id, a.short_name.clone()))
+        .collect();
     Ok(InboxPage {
+        agency_names,
         late: list
             .iter()
             .filter(|r| late.contains(&r.code))
@@ -1599,7 +1645,7 @@ pub async fn public_map(
         since_us: platform::clock::to_us(now - chrono::Duration::days(days)),
     };
     let list = store::public_reports(&st.db, &ctx.city, &filter, PUBLIC_MAP_LIMIT).await?;
-    let late = store::overdue_codes(&st.db, &ctx.city, now).await?;
+    let late = late_among(&st, &ctx, &list, now).await?;
     let points: Vec<MapPoint> = list
         .iter()
         .filter_map(|r| {
