@@ -485,6 +485,12 @@ pub enum Viewer {
     CityWide,
 }
 
+/// May this viewer learn which officer handles it? The reporter and staff may; the public
+/// sees the agency only.
+pub fn may_see_officer(viewer: Viewer) -> bool {
+    viewer != Viewer::Public
+}
+
 /// May this viewer learn who reported it?
 pub fn may_see_reporter(privacy: Privacy, viewer: Viewer) -> bool {
     match viewer {

@@ -380,6 +380,44 @@ db_test!(
             page.contains("(anonim)") && !page.contains("Warga 1275021508900001"),
             "the agency does not learn who"
         );
+        // The officer takes it on: the reporter learns who handles it, the public does not.
+        let me = page
+            .split(r#"<select id="assignee" name="assignee">"#)
+            .nth(1)
+            .and_then(|s| s.split("</select>").next())
+            .and_then(|s| {
+                s.split(r#"<option value=""#)
+                    .find(|o| o.contains(">Staf petugas.pupr<"))
+            })
+            .and_then(|o| o.split('"').next())
+            .expect("the officer is offered")
+            .to_string();
+        let r = officer
+            .post_multipart(
+                &format!("/staf/pengaduan/{code}/aksi"),
+                &[("action", "assign"), ("assignee", &me)],
+                &[],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let mine = citizen
+            .get(&format!("/pengaduan/{code}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            mine.contains("Petugas yang menangani</dt><dd>Staf petugas.pupr"),
+            "{mine}"
+        );
+        let public = app
+            .browser()
+            .get(&format!("/pengaduan/{code}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!public.contains("Staf petugas.pupr"), "{public}");
         assert!(
             page.contains("Diperbaiki langsung: Pelapor akan menerima pesan ini")
                 && page.contains("Apakah masalahnya sudah beres? Beri tahu kami paling lambat")

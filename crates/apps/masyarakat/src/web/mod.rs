@@ -202,6 +202,8 @@ struct TrackPage {
     when: String,
     reporter: Option<String>,
     agency: Option<String>,
+    /// The officer handling it, for the reporter and staff.
+    officer: Option<String>,
     timeline: Vec<(String, String, String)>,
     is_reporter: bool,
     can_support: bool,
@@ -281,6 +283,15 @@ async fn track_page_as(
         Some(a) => agencies::get(&st.db, &ctx.city, a).await?.map(|a| a.name),
         None => None,
     };
+    // Who holds the case now: the officer, where the viewer may know.
+    let officer = match r.assignee_id {
+        Some(o) if domain::may_see_officer(viewer) && !r.state.is_closed() => {
+            platform::accounts::get(&st.db, &ctx.city, o)
+                .await?
+                .map(|a| a.full_name)
+        }
+        _ => None,
+    };
     let tz = ctx.city.tz;
     let timeline = store::timeline(&st.db, &ctx.city, r.id, false)
         .await?
@@ -330,6 +341,7 @@ async fn track_page_as(
     let can_support =
         ctx.user.is_some() && !is_reporter && !r.state.is_closed() && viewer != Viewer::Agency;
     Ok(TrackPage {
+        officer,
         state: state_label(&ctx, r.state),
         category: cats
             .iter()
