@@ -455,7 +455,7 @@ async fn serve(s: config::Resolved) -> anyhow::Result<()> {
                     Err(e) => tracing::warn!(error = ?e, "deadline tick failed"),
                 }
                 for app in &apps {
-                    if let Err(e) = app.tick(&db, notifier.now()).await {
+                    if let Err(e) = app.tick(&db, &cities, &notifier).await {
                         tracing::warn!(app = app.name(), error = ?e, "app tick failed");
                     }
                 }

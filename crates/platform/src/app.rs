@@ -13,11 +13,13 @@ pub trait CityApp: Send + Sync {
     fn routes(&self) -> Router<AppState>;
     fn migrations(&self) -> Vec<Migration>;
     fn openapi(&self) -> utoipa::openapi::OpenApi;
-    /// Periodic work (run by every instance every few seconds; must be idempotent).
+    /// Periodic work (run by every instance every few seconds; must be idempotent). The
+    /// notifier's clock is the time.
     fn tick<'a>(
         &'a self,
         _db: &'a crate::db::Db,
-        _now: chrono::DateTime<chrono::Utc>,
+        _cities: &'a crate::city::CityCache,
+        _notifier: &'a crate::notify::Notifier,
     ) -> futures::future::BoxFuture<'a, crate::AppResult<()>> {
         Box::pin(async { Ok(()) })
     }

@@ -102,10 +102,12 @@ impl CityApp for Masyarakat {
     fn tick<'a>(
         &'a self,
         db: &'a platform::db::Db,
-        now: chrono::DateTime<chrono::Utc>,
+        cities: &'a platform::city::CityCache,
+        notifier: &'a platform::notify::Notifier,
     ) -> futures::future::BoxFuture<'a, platform::AppResult<()>> {
         Box::pin(async move {
-            store::confirm_by_silence(db, now).await?;
+            store::remind_to_confirm(db, cities, notifier).await?;
+            store::confirm_by_silence(db, notifier.now()).await?;
             Ok(())
         })
     }
@@ -207,6 +209,18 @@ pub fn migrations() -> Vec<Migration> {
                         false,
                     ),
                 ]
+            },
+        },
+        Migration {
+            // The reporter is reminded before silence confirms a closure. Found through the
+            // few reports awaiting an answer (their index), so no index of its own.
+            id: "masyarakat.0006_confirm_remind",
+            steps: |_| {
+                vec![Step::AddColumn {
+                    table: "mas_reports",
+                    column: "confirm_remind_us",
+                    definition: "BIGINT",
+                }]
             },
         },
     ]

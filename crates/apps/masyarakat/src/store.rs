@@ -982,6 +982,22 @@ pub const MESSAGES: &[platform::notify::templates::Builtin] = &[
         ),
     },
     platform::notify::templates::Builtin {
+        key: "masyarakat.confirm_reminder",
+        about_id: "Pengingat: pelapor belum menjawab apakah sudah beres (ke pelapor)",
+        about_en: "Reminder: the reporter has not said whether it is solved (to the reporter)",
+        placeholders: &["code", "state", "confirm_by", "link", "city"],
+        id: (
+            "Pengaduan {code}: sudah beres?",
+            "Pengaduan {code} sudah ditutup ({state}), tetapi kami belum mendengar dari Anda. Apakah masalahnya sudah beres?\n\nBeri tahu kami paling lambat {confirm_by}: {link}\nBila tidak ada jawaban sampai saat itu, pengaduan dianggap selesai.\n\n{city}",
+            "{city}: pengaduan {code} sudah beres? Jawab paling lambat {confirm_by}:",
+        ),
+        en: (
+            "Complaint {code}: is it solved?",
+            "Complaint {code} was closed ({state}), but we have not heard from you. Is the problem solved?\n\nTell us by {confirm_by}: {link}\nWithout an answer by then, the complaint counts as resolved.\n\n{city}",
+            "{city}: complaint {code} solved? Answer by {confirm_by}:",
+        ),
+    },
+    platform::notify::templates::Builtin {
         key: "masyarakat.disposed",
         about_id: "Pengaduan baru untuk OPD (ke petugas)",
         about_en: "New complaint for the agency (to its officers)",
@@ -1106,6 +1122,7 @@ async fn file_new(
         duplicate_of: Set(None),
         awaiting_confirmation: Set(false),
         confirm_due_us: Set(None),
+        confirm_remind_us: Set(None),
         confirmation: Set(None),
         satisfaction: Set(None),
         supporters: Set(0),
@@ -1635,13 +1652,15 @@ pub async fn act(
     }
 
     // The report.
-    let confirm_by = match &action {
+    let (confirm_by, remind_at) = match &action {
         Action::Close(c) if c.kind.is_some_and(ClosureKind::asks_confirmation) => {
-            platform::calendar::load_kept(&tx, city)
-                .await?
-                .add_working_days(now, 10, &[])
+            let cal = platform::calendar::load_kept(&tx, city).await?;
+            (
+                cal.add_working_days(now, CONFIRM_DAYS, &[]),
+                cal.add_working_days(now, CONFIRM_DAYS - REMIND_BEFORE, &[]),
+            )
         }
-        _ => None,
+        _ => (None, None),
     };
     let from = r.state;
     let mut am: report::ActiveModel = m.clone().into();
@@ -1669,6 +1688,7 @@ pub async fn act(
         am.closed_us = Set(Some(now_us));
         am.awaiting_confirmation = Set(kind.asks_confirmation());
         am.confirm_due_us = Set(confirm_by.map(to_us));
+        am.confirm_remind_us = Set(remind_at.map(to_us));
         am.confirmation = Set(None);
         if let Some(f) = c.after_photo {
             photo::ActiveModel {
@@ -1685,6 +1705,7 @@ pub async fn act(
     match &action {
         Action::Confirm => {
             am.awaiting_confirmation = Set(false);
+            am.confirm_remind_us = Set(None);
             am.confirmation = Set(Some("confirmed".into()));
         }
         Action::Dispute { .. } => {
@@ -1693,6 +1714,7 @@ pub async fn act(
             am.closure = Set(None);
             am.closed_us = Set(None);
             am.confirm_due_us = Set(None);
+            am.confirm_remind_us = Set(None);
         }
         _ => {}
     }
@@ -1894,7 +1916,7 @@ pub async fn told(
         Action::Close(c) if c.kind.is_some_and(ClosureKind::asks_confirmation) => {
             platform::calendar::load(db.conn(), city)
                 .await?
-                .add_working_days(notifier.now(), 10, &[])
+                .add_working_days(notifier.now(), CONFIRM_DAYS, &[])
         }
         _ => None,
     };
@@ -2120,6 +2142,89 @@ pub async fn confirm_by_silence(db: &Db, now: DateTime<Utc>) -> AppResult<u64> {
 
 /// How many unanswered closures one tick settles.
 pub const SILENCE_BATCH: u64 = 500;
+
+/// Working days the reporter has to confirm or dispute a closure; silence then confirms.
+pub const CONFIRM_DAYS: u32 = 10;
+/// Working days before that end when the reporter is reminded.
+pub const REMIND_BEFORE: u32 = 2;
+
+/// Reminds each reporter who has not answered a closure, [`REMIND_BEFORE`] working days before
+/// silence confirms it: once, on their chosen channels. Up to [`SILENCE_BATCH`] a call; the
+/// reminder time is cleared in the same transaction that queues the message, so an instance
+/// running the same tick sends none twice.
+pub async fn remind_to_confirm(
+    db: &Db,
+    cities: &platform::city::CityCache,
+    notifier: &Notifier,
+) -> AppResult<u64> {
+    let now = notifier.now();
+    let now_us = to_us(now);
+    let due = report::Entity::find()
+        .filter(report::Column::AwaitingConfirmation.eq(true))
+        .filter(report::Column::ConfirmRemindUs.lte(now_us))
+        .order_by_asc(report::Column::ConfirmRemindUs)
+        .limit(SILENCE_BATCH)
+        .all(db.conn())
+        .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let tx = db.tx().await?;
+    let mut n = 0;
+    for m in due {
+        let Some(city) = cities.by_code(db, &m.city_code).await? else {
+            continue;
+        };
+        let claimed = report::Entity::update_many()
+            .col_expr(
+                report::Column::ConfirmRemindUs,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(report::Column::CityCode.eq(&m.city_code))
+            .filter(report::Column::Id.eq(m.id))
+            .filter(report::Column::AwaitingConfirmation.eq(true))
+            .filter(report::Column::ConfirmRemindUs.is_not_null())
+            .exec(&*tx)
+            .await?;
+        if claimed.rows_affected == 0 {
+            continue;
+        }
+        let people = people_of(&*tx, &city, &[m.reporter_id]).await?;
+        let r = to_report(m, vec![]);
+        let (code, state, due_at, tz) = (r.code.clone(), r.state, r.confirm_due_at, city.tz);
+        let vars = move |lang: Lang| {
+            vec![
+                ("code", code.clone()),
+                ("state", state_label(state, lang)),
+                (
+                    "confirm_by",
+                    due_at
+                        .map(|d| kernel::format::date_long(d, tz, lang))
+                        .unwrap_or_default(),
+                ),
+            ]
+        };
+        notifier
+            .enqueue(
+                &tx,
+                &city,
+                &people,
+                &CITIZEN_CHANNELS,
+                &Notice {
+                    template: "masyarakat.confirm_reminder",
+                    vars: &vars,
+                    link: Some(public_path(&r.code)),
+                    source_type: SUBJECT,
+                    source_id: r.code.clone(),
+                    key: format!("mas:{}:remind:{}", r.code, to_us(due_at.unwrap_or(now))),
+                },
+            )
+            .await?;
+        n += 1;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
 
 /// The stage whose deadline runs now, as the reporter and the public see it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

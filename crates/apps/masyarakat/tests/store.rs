@@ -493,6 +493,14 @@ db_test!(
             kinds,
             vec!["submit", "dispose", "start", "close", "confirm"]
         );
+        // Having answered, the reporter is not reminded.
+        w.clock.set(wib(2027, 1, 4, 9, 0));
+        assert_eq!(
+            store::remind_to_confirm(&t.db, &CityCache::default(), &w.n)
+                .await
+                .unwrap(),
+            0
+        );
         let updates = notify::outbox_list(&t.db, &w.city, None, 100, 0)
             .await
             .unwrap();
@@ -785,6 +793,30 @@ db_test!(
         )
         .await
         .unwrap();
+        // Closed on Monday 23 November at 09.00: due Monday 7 December; two working days
+        // before, the reporter is reminded, once.
+        let cities = CityCache::default();
+        let remind = async |at: DateTime<Utc>| {
+            w.clock.set(at);
+            store::remind_to_confirm(&t.db, &cities, &w.n)
+                .await
+                .unwrap()
+        };
+        assert_eq!(remind(wib(2026, 12, 3, 8, 59)).await, 0);
+        assert_eq!(remind(wib(2026, 12, 3, 9, 0)).await, 1);
+        assert_eq!(remind(wib(2026, 12, 4, 9, 0)).await, 0, "only once");
+        let reminders: Vec<_> = notify::outbox_list(&t.db, &w.city, None, 100, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.subject == format!("Pengaduan {}: sudah beres?", r.code))
+            .collect();
+        assert!(
+            !reminders.is_empty()
+                && reminders.iter().all(|m| m.account_id == Some(w.citizen.id)
+                    && m.body.contains("paling lambat Senin, 7 Desember 2026")),
+            "{reminders:?}"
+        );
         assert_eq!(
             store::confirm_by_silence(&t.db, wib(2026, 12, 4, 9, 0))
                 .await

@@ -42,6 +42,8 @@ pub struct Model {
     pub duplicate_of: Option<Uuid>,
     pub awaiting_confirmation: bool,
     pub confirm_due_us: Option<i64>,
+    /// When to remind the reporter to answer (cleared once reminded).
+    pub confirm_remind_us: Option<i64>,
     /// `confirmed`, `disputed` or `silence`.
     pub confirmation: Option<String>,
     pub satisfaction: Option<i32>,
