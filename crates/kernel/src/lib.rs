@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod calendar;
 pub mod contact;
+pub mod csv;
 pub mod format;
 pub mod geo;
 pub mod ids;

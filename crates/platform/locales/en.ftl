@@ -517,6 +517,7 @@ mas-event-dispute = The reporter says it is not solved
 mas-mine-title = My reports
 mas-mine-none = You have not reported anything yet.
 mas-inbox-title = Incoming complaints
+mas-inbox-csv = Download CSV
 mas-inbox-none = No complaints with these filters.
 mas-overdue-only = Overdue only
 mas-public-page = Public page

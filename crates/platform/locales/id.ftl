@@ -517,6 +517,7 @@ mas-event-dispute = Pelapor menyatakan belum beres
 mas-mine-title = Laporan saya
 mas-mine-none = Anda belum pernah melapor.
 mas-inbox-title = Pengaduan masuk
+mas-inbox-csv = Unduh CSV
 mas-inbox-none = Tidak ada pengaduan dengan saringan ini.
 mas-overdue-only = Hanya yang lewat tenggat
 mas-public-page = Halaman publik

@@ -263,11 +263,7 @@ pub fn to_csv(rows: &[Row]) -> String {
         "group,received,verified,verified_on_time,followed_up,followed_up_on_time,fixed_directly,needs_budget,needs_budget_rupiah,median_days_to_fix,overdue_now,disputes,satisfaction_pct\n",
     );
     for r in rows {
-        let g = if r.group.contains([',', '"']) {
-            format!("\"{}\"", r.group.replace('"', "\"\""))
-        } else {
-            r.group.clone()
-        };
+        let g = kernel::csv::cell(&r.group);
         s.push_str(&format!(
             "{g},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.received,

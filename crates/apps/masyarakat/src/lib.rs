@@ -50,6 +50,7 @@ impl CityApp for Masyarakat {
             .route("/pengaduan/{code}/aksi", post(web::citizen_action))
             .route("/pengaduan/{code}/dukung", post(web::support))
             .route("/staf/pengaduan", get(web::inbox))
+            .route("/staf/pengaduan.csv", get(web::inbox_csv))
             .route("/staf/pengaduan/massal", post(web::bulk_dispose))
             .route("/staf/pengaduan/{code}", get(web::staff_report))
             .route("/staf/pengaduan/{code}/aksi", post(web::staff_action))

@@ -503,7 +503,7 @@ db_test!(
         assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
         let csv = r.text().await.unwrap();
         assert!(csv.starts_with("group,received,"));
-        assert!(csv.contains("Jumlah,2,1,1,1,1,1,"), "{csv}");
+        assert!(csv.contains("\"Jumlah\",2,1,1,1,1,1,"), "{csv}");
         // The PDF to print and sign: a real PDF with the table's groups and total.
         let r = op.get("/evaluasi.pdf?per=opd").await;
         assert_eq!(r.status(), StatusCode::OK);
@@ -791,6 +791,34 @@ db_test!(
         // Newest first, the same reports still show when they are due.
         let page = officer.get("/staf/pengaduan").await.text().await.unwrap();
         assert_eq!(due_cells(&page), 2, "{page}");
+        // The same list as CSV, under the same filters (the page links to it).
+        assert!(page.contains("/staf/pengaduan.csv?status="), "{page}");
+        let r = officer.get("/staf/pengaduan.csv").await;
+        assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+        let csv = r.text().await.unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "code,received_at,category,state,agency,due_at,late,kelurahan,address,supporters,privacy"
+        );
+        assert_eq!(lines.len(), 3, "{csv}");
+        assert!(
+            lines[1..].iter().all(|l| l.split("\",\"").count() == 11
+                && l.contains("\"DLH\"")
+                && l.contains("\"Diteruskan ke OPD\"")),
+            "{csv}"
+        );
+        assert!(
+            csv.contains(&format!("\"{}\"", codes[0]))
+                && csv.contains(&format!("\"{}\"", codes[1]))
+        );
+        let none = officer
+            .get("/staf/pengaduan.csv?status=diterima")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(none.lines().count(), 1, "{none}");
 
         // The admin adds a reply template (an unknown placeholder is refused by name).
         let admin = app.browser();

@@ -1358,7 +1358,7 @@ db_test!(
             csv.lines()
                 .last()
                 .unwrap()
-                .starts_with("Jumlah,3,2,2,2,2,1,1,150000000,2.0,1,0,100"),
+                .starts_with("\"Jumlah\",3,2,2,2,2,1,1,150000000,2.0,1,0,100"),
             "{csv}"
         );
         // Another month is empty but for the total.

@@ -6,7 +6,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Json;
 use axum::extract::{Form as AxForm, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -514,20 +514,10 @@ pub async fn calendar_import(
 pub async fn calendar_csv(State(st): State<AppState>, a: Admin) -> AppResult<Response> {
     let hs = calendar::holidays(st.db.conn(), &a.ctx.city).await?;
     let csv = kernel::calendar::holidays_to_csv(&hs);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"hari-libur-{}.csv\"",
-                    a.ctx.city.code.replace('.', "")
-                ),
-            ),
-        ],
+    Ok(super::pages::csv_download(
+        &format!("hari-libur-{}.csv", a.ctx.city.code.replace('.', "")),
         csv,
-    )
-        .into_response())
+    ))
 }
 
 pub async fn holiday_delete(

@@ -529,15 +529,6 @@ pub async fn agencies_list(
     })
 }
 
-fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
 pub async fn agencies_csv(
     State(st): State<AppState>,
     r: Reader,
@@ -556,26 +547,24 @@ pub async fn agencies_csv(
             a.phone.unwrap_or_default(),
             a.active.to_string(),
         ];
-        out.push_str(
-            &cells
-                .iter()
-                .map(|c| csv_cell(c))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
+        out.push_str(&kernel::csv::line(cells));
     }
-    Ok((
+    Ok(csv_download(&format!("opd-{}.csv", r.ctx.city.code), out))
+}
+
+/// A CSV file to download.
+pub fn csv_download(filename: &str, body: String) -> Response {
+    (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"opd-{}.csv\"", r.ctx.city.code),
+                format!("attachment; filename=\"{filename}\""),
             ),
         ],
-        out,
+        body,
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(Template, WebTemplate)]

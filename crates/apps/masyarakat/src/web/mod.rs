@@ -607,12 +607,13 @@ async fn late_among(
         .collect())
 }
 
-/// `/staf/pengaduan`: the inbox. Officers see their agency's; the city desk sees all.
-pub async fn inbox(
-    State(st): State<AppState>,
-    s: Staff,
-    Query(q): Query<InboxQuery>,
-) -> AppResult<impl IntoResponse> {
+/// The inbox's filters for this person (an officer sees the agency's reports, the city desk
+/// chooses), the city's categories, and whether the person reads city-wide.
+async fn inbox_filter(
+    st: &AppState,
+    s: &Staff,
+    q: &InboxQuery,
+) -> AppResult<(InboxFilter, Vec<Category>, bool)> {
     let city_wide = is_city_wide(&s.user);
     let agency = if city_wide {
         Uuid::parse_str(&q.opd).ok()
@@ -630,6 +631,99 @@ pub async fn inbox(
         kelurahan: Some(q.kelurahan.clone()).filter(|k| !k.is_empty()),
         overdue: !q.terlambat.is_empty(),
     };
+    Ok((filter, cats, city_wide))
+}
+
+/// At most this many reports in one CSV download (a narrower filter gives the rest).
+pub const CSV_LIMIT: usize = 20_000;
+
+/// `GET /staf/pengaduan.csv`: the inbox's reports under the same filters, newest first, read
+/// from the database a page at a time.
+pub async fn inbox_csv(
+    State(st): State<AppState>,
+    s: Staff,
+    Query(q): Query<InboxQuery>,
+) -> AppResult<Response> {
+    const BATCH: u64 = 500;
+    let (filter, cats, _) = inbox_filter(&st, &s, &q).await?;
+    let ctx = &s.ctx;
+    let now = st.notifier.now();
+    let tz = ctx.city.tz;
+    let names: std::collections::HashMap<Uuid, String> =
+        agencies::list(&st.db, &ctx.city, &AgencyFilter::default())
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.short_name))
+            .collect();
+    let villages: std::collections::HashMap<String, String> = ctx
+        .city
+        .villages()
+        .into_iter()
+        .map(|v| (v.code.to_string(), v.name.to_string()))
+        .collect();
+    let when = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+    };
+    let mut out = String::from(
+        "code,received_at,category,state,agency,due_at,late,kelurahan,address,supporters,privacy\n",
+    );
+    let (mut before, mut n) = (None, 0);
+    loop {
+        let page = store::inbox(&st.db, &ctx.city, &filter, now, BATCH, before).await?;
+        let codes: Vec<String> = page.iter().map(|r| r.code.clone()).collect();
+        let dues = store::running_dues(&st.db, &ctx.city, &codes).await?;
+        for r in page.iter().take(CSV_LIMIT - n) {
+            let due = dues.get(&r.code);
+            out.push_str(&kernel::csv::line([
+                r.code.clone(),
+                when(r.created_at),
+                cats.iter()
+                    .find(|c| c.id == r.category_id)
+                    .map(|c| c.name(ctx.lang).to_string())
+                    .unwrap_or_default(),
+                state_label(ctx, r.state),
+                r.agency_id
+                    .and_then(|a| names.get(&a).cloned())
+                    .unwrap_or_default(),
+                due.map(|d| when(*d)).unwrap_or_default(),
+                if due.is_some_and(|d| *d <= now) {
+                    "1"
+                } else {
+                    "0"
+                }
+                .to_string(),
+                r.kelurahan_code
+                    .as_ref()
+                    .and_then(|k| villages.get(k).cloned())
+                    .unwrap_or_default(),
+                r.address.clone(),
+                r.supporters.to_string(),
+                r.privacy.code().to_string(),
+            ]));
+            n += 1;
+        }
+        if page.len() < BATCH as usize || n >= CSV_LIMIT {
+            break;
+        }
+        before = page.last().map(|r| r.id);
+    }
+    Ok(platform::web::pages::csv_download(
+        &format!(
+            "pengaduan-{}-{}.csv",
+            ctx.city.code.replace('.', ""),
+            now.with_timezone(&tz).format("%Y%m%d")
+        ),
+        out,
+    ))
+}
+
+/// `/staf/pengaduan`: the inbox. Officers see their agency's; the city desk sees all.
+pub async fn inbox(
+    State(st): State<AppState>,
+    s: Staff,
+    Query(q): Query<InboxQuery>,
+) -> AppResult<impl IntoResponse> {
+    let (filter, cats, city_wide) = inbox_filter(&st, &s, &q).await?;
     let now = st.notifier.now();
     let map_mode = q.tampil == "peta";
     let by_due = q.urut == "tenggat" && !map_mode;
@@ -1590,20 +1684,10 @@ pub async fn evaluation_csv(
     Query(q): Query<EvalQuery>,
 ) -> AppResult<Response> {
     let ((y, m), by, rows) = evaluation_rows(&st, &r.ctx, &q).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"evaluasi-pengaduan-{y:04}-{m:02}-{}.csv\"",
-                    by.code()
-                ),
-            ),
-        ],
+    Ok(platform::web::pages::csv_download(
+        &format!("evaluasi-pengaduan-{y:04}-{m:02}-{}.csv", by.code()),
         crate::evaluation::to_csv(&rows),
-    )
-        .into_response())
+    ))
 }
 
 #[derive(Deserialize, Default)]
