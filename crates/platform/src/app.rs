@@ -42,6 +42,28 @@ pub trait CityApp: Send + Sync {
     fn admin_links(&self) -> Vec<(&'static str, &'static str)> {
         vec![]
     }
+    /// What waits for this staff member, counted, each figure a link to the list it counts:
+    /// the first thing the staff workspace shows.
+    fn staff_figures<'a>(
+        &'a self,
+        _st: &'a AppState,
+        _ctx: &'a crate::web::context::Ctx,
+        _user: &'a crate::accounts::Account,
+    ) -> futures::future::BoxFuture<'a, crate::AppResult<Vec<Figure>>> {
+        Box::pin(async { Ok(vec![]) })
+    }
+}
+
+/// A number on the staff workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Figure {
+    /// What it counts, in the reader's language.
+    pub label: String,
+    pub value: u64,
+    /// The list it counts.
+    pub href: String,
+    /// `info`, `warn` or `bad` (a colour beside the label, never instead of it).
+    pub tone: &'static str,
 }
 
 /// Every migration: the platform's, then each app's in order.

@@ -124,6 +124,15 @@ impl CityApp for Masyarakat {
         })
     }
 
+    fn staff_figures<'a>(
+        &'a self,
+        st: &'a platform::web::AppState,
+        ctx: &'a platform::web::context::Ctx,
+        user: &'a platform::accounts::Account,
+    ) -> futures::future::BoxFuture<'a, platform::AppResult<Vec<platform::app::Figure>>> {
+        Box::pin(web::staff_figures(st, ctx, user))
+    }
+
     fn staff_links(&self) -> Vec<(&'static str, &'static str)> {
         vec![
             ("/staf/pengaduan", "mas-inbox-title"),

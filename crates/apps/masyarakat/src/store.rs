@@ -2463,7 +2463,7 @@ pub async fn inbox(
     limit: u64,
     before: Option<Uuid>,
 ) -> AppResult<Vec<Report>> {
-    let mut q = filtered(db, city, f, now).await?;
+    let mut q = filtered(city, f, now);
     if let Some(b) = before {
         q = q.filter(report::Column::Id.lt(b));
     }
@@ -2493,8 +2493,7 @@ pub async fn inbox_by_due(
         .from((report::Column::CityCode, report::Column::Code))
         .to((sla_clock::Column::CityCode, sla_clock::Column::SubjectId))
         .into();
-    let rows = filtered(db, city, f, now)
-        .await?
+    let rows = filtered(city, f, now)
         .join(sea_orm::JoinType::InnerJoin, clock)
         .filter(sla_clock::Column::StoppedUs.is_null())
         .filter(sla_clock::Column::SubjectType.eq(SUBJECT))
@@ -2525,13 +2524,18 @@ pub async fn inbox_by_due(
         .collect())
 }
 
-/// The reports the inbox's filters let through (city first: every index leads with it).
-async fn filtered(
+/// How many reports the inbox's filters let through (counted in the database).
+pub async fn count_filtered(
     db: &Db,
     city: &City,
     f: &InboxFilter,
     now: DateTime<Utc>,
-) -> AppResult<Select<report::Entity>> {
+) -> AppResult<u64> {
+    Ok(sea_orm::PaginatorTrait::count(filtered(city, f, now), db.conn()).await?)
+}
+
+/// The reports the inbox's filters let through (city first: every index leads with it).
+fn filtered(city: &City, f: &InboxFilter, now: DateTime<Utc>) -> Select<report::Entity> {
     let mut q = report::Entity::find().filter(report::Column::CityCode.eq(&city.code));
     if let Some(s) = f.state {
         q = q.filter(report::Column::State.eq(s.code()));
@@ -2546,22 +2550,22 @@ async fn filtered(
         q = q.filter(report::Column::KelurahanCode.eq(k.clone()));
     }
     if f.overdue {
-        let codes: Vec<String> = deadlines::overview(
-            db,
-            city,
-            deadlines::Bucket::Breached,
-            Some("masyarakat"),
-            now,
-            1000,
-            0,
-        )
-        .await?
-        .into_iter()
-        .map(|d| d.subject_id)
-        .collect();
-        q = q.filter(report::Column::Code.is_in(codes));
+        // The reports whose running clock is past due (not paused: those wait for the
+        // reporter), as a subquery on the clocks' due index: every one, however many.
+        use platform::entity::sla_clock;
+        use sea_orm::sea_query::Query;
+        let late = Query::select()
+            .column(sla_clock::Column::SubjectId)
+            .from(sla_clock::Entity)
+            .and_where(sla_clock::Column::CityCode.eq(&city.code))
+            .and_where(sla_clock::Column::StoppedUs.is_null())
+            .and_where(sla_clock::Column::DueUs.lte(to_us(now)))
+            .and_where(sla_clock::Column::SubjectType.eq(SUBJECT))
+            .and_where(sla_clock::Column::PausedSinceUs.is_null())
+            .to_owned();
+        q = q.filter(report::Column::Code.in_subquery(late));
     }
-    Ok(q)
+    q
 }
 
 /// The due instant of each listed report whose deadline runs (not paused): by code. Looked up

@@ -819,6 +819,13 @@ db_test!(
             .await
             .unwrap();
         assert_eq!(none.lines().count(), 1, "{none}");
+        // The workspace counts what waits, each figure a link to its list.
+        let home = officer.get("/staf").await.text().await.unwrap();
+        assert!(
+            home.contains(r#"<a href="/staf/pengaduan?status=didisposisi"><strong>2</strong><span class="label">Pengaduan baru untuk OPD Anda</span>"#)
+                && home.contains(r#"<a href="/staf/pengaduan?terlambat=1"><strong>0</strong><span class="label">Pengaduan lewat tenggat</span>"#),
+            "{home}"
+        );
 
         // The admin adds a reply template (an unknown placeholder is refused by name).
         let admin = app.browser();

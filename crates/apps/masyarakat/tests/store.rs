@@ -1198,6 +1198,15 @@ db_test!(
         .await
         .unwrap();
         assert_eq!(overdue.len(), 1);
+        let late = async |at: DateTime<Utc>| {
+            let f = store::InboxFilter {
+                overdue: true,
+                ..Default::default()
+            };
+            store::count_filtered(&t.db, &w.city, &f, at).await.unwrap()
+        };
+        assert_eq!(late(wib(2026, 12, 2, 12, 59)).await, 0, "not yet late");
+        assert_eq!(late(wib(2026, 12, 2, 13, 0)).await, 1);
     }
 );
 

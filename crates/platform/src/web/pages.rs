@@ -442,6 +442,7 @@ struct StaffPage {
     lead: String,
     agency: Option<String>,
     links: Vec<(String, String)>,
+    figures: Vec<crate::app::Figure>,
 }
 
 pub async fn staff_home(State(st): State<AppState>, s: Staff) -> AppResult<impl IntoResponse> {
@@ -463,7 +464,12 @@ pub async fn staff_home(State(st): State<AppState>, s: Staff) -> AppResult<impl 
     if s.ctx.is_admin() {
         links.extend(app_links(&st, &s.ctx, |a| a.admin_links()));
     }
+    let mut figures = Vec::new();
+    for a in st.apps.iter() {
+        figures.extend(a.staff_figures(&st, &s.ctx, &s.user).await?);
+    }
     Ok(StaffPage {
+        figures,
         ctx: s.ctx,
         has_htmx: has_htmx(),
         lead,

@@ -634,6 +634,73 @@ async fn inbox_filter(
     Ok((filter, cats, city_wide))
 }
 
+/// What waits for a staff member in the inbox, counted: for the city desk, reports to verify
+/// and those waiting for the reporter; for an agency, reports newly sent to it and those in
+/// progress; for both, those past their deadline. Leaders (who change nothing) see the city's
+/// overdue only.
+pub async fn staff_figures(
+    st: &AppState,
+    ctx: &Ctx,
+    user: &platform::accounts::Account,
+) -> AppResult<Vec<platform::app::Figure>> {
+    let city_wide = is_city_wide(user);
+    let agency = if city_wide { None } else { user.agency_id };
+    if !city_wide && agency.is_none() {
+        return Ok(vec![]);
+    }
+    let desk = matches!(user.role, Role::Admin | Role::Operator);
+    let mut wanted: Vec<(Option<St>, bool, &str, &str, &'static str)> = Vec::new();
+    if desk {
+        wanted.push((
+            Some(St::Diterima),
+            false,
+            "mas-fig-to-verify",
+            "status=diterima",
+            "info",
+        ));
+        wanted.push((
+            Some(St::VerifikasiTunda),
+            false,
+            "mas-fig-waiting-reporter",
+            "status=verifikasi_tunda",
+            "info",
+        ));
+    } else if agency.is_some() {
+        wanted.push((
+            Some(St::Didisposisi),
+            false,
+            "mas-fig-new-for-agency",
+            "status=didisposisi",
+            "info",
+        ));
+        wanted.push((
+            Some(St::Diproses),
+            false,
+            "mas-fig-in-progress",
+            "status=diproses",
+            "info",
+        ));
+    }
+    wanted.push((None, true, "mas-fig-overdue", "terlambat=1", "bad"));
+    let now = st.notifier.now();
+    let mut out = Vec::new();
+    for (state, overdue, key, query, tone) in wanted {
+        let f = InboxFilter {
+            state,
+            agency,
+            overdue,
+            ..Default::default()
+        };
+        out.push(platform::app::Figure {
+            label: ctx.t(key),
+            value: store::count_filtered(&st.db, &ctx.city, &f, now).await?,
+            href: format!("{}?{query}", ctx.url("/staf/pengaduan")),
+            tone,
+        });
+    }
+    Ok(out)
+}
+
 /// At most this many reports in one CSV download (a narrower filter gives the rest).
 pub const CSV_LIMIT: usize = 20_000;
 
