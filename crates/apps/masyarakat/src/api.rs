@@ -57,6 +57,10 @@ pub async fn mine(State(st): State<AppState>, s: SignedIn) -> AppResult<Json<Vec
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ReportDetail {
     pub report: Report,
+    /// The agency holding it, by name.
+    pub agency_name: Option<String>,
+    /// The officer handling it, for the reporter and staff while it is open.
+    pub officer_name: Option<String>,
     /// The stage whose deadline runs now; absent while the agency works on it and once closed.
     pub current_step: Option<store::Step>,
     pub timeline: Vec<TimelineEntry>,
@@ -84,7 +88,14 @@ pub async fn one(
         }
     }
     let current_step = store::current_step(&st.db, &ctx.city, &r.code, st.notifier.now()).await?;
+    let (agency_name, officer_name) = crate::web::holder(&st, &ctx, &r, viewer).await?;
+    let mut r = r;
+    if !domain::may_see_officer(viewer) {
+        r.assignee_id = None;
+    }
     Ok(Json(ReportDetail {
+        agency_name,
+        officer_name,
         report: r,
         current_step,
         timeline,

@@ -418,6 +418,29 @@ db_test!(
             .await
             .unwrap();
         assert!(!public.contains("Staf petugas.pupr"), "{public}");
+        // The API says the same to each.
+        let api = async |b: &platform::testkit::Browser| {
+            b.get(&format!("/api/v1/pengaduan/{code}"))
+                .await
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        };
+        let theirs = api(&citizen).await;
+        assert_eq!(theirs["officer_name"], "Staf petugas.pupr", "{theirs}");
+        assert_eq!(
+            theirs["agency_name"],
+            "Dinas Pekerjaan Umum dan Penataan Ruang"
+        );
+        let anyone = api(&app.browser()).await;
+        assert!(
+            anyone["officer_name"].is_null() && anyone["report"]["assignee_id"].is_null(),
+            "{anyone}"
+        );
+        assert_eq!(
+            anyone["agency_name"],
+            "Dinas Pekerjaan Umum dan Penataan Ruang"
+        );
         assert!(
             page.contains("Diperbaiki langsung: Pelapor akan menerima pesan ini")
                 && page.contains("Apakah masalahnya sudah beres? Beri tahu kami paling lambat")

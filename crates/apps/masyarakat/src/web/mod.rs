@@ -253,6 +253,29 @@ struct Sent {
     via: String,
 }
 
+/// Who holds the case now: the agency's name, and the officer's where the viewer may know
+/// (the reporter and staff, while it is open).
+pub(crate) async fn holder(
+    st: &AppState,
+    ctx: &Ctx,
+    r: &Report,
+    viewer: Viewer,
+) -> AppResult<(Option<String>, Option<String>)> {
+    let agency = match r.agency_id {
+        Some(a) => agencies::get(&st.db, &ctx.city, a).await?.map(|a| a.name),
+        None => None,
+    };
+    let officer = match r.assignee_id {
+        Some(o) if domain::may_see_officer(viewer) && !r.state.is_closed() => {
+            platform::accounts::get(&st.db, &ctx.city, o)
+                .await?
+                .map(|a| a.full_name)
+        }
+        _ => None,
+    };
+    Ok((agency, officer))
+}
+
 async fn track_page(st: &AppState, ctx: Ctx, code: &str, form: Form) -> AppResult<TrackPage> {
     track_page_as(st, ctx, code, form, false).await
 }
@@ -279,19 +302,7 @@ async fn track_page_as(
     } else {
         None
     };
-    let agency = match r.agency_id {
-        Some(a) => agencies::get(&st.db, &ctx.city, a).await?.map(|a| a.name),
-        None => None,
-    };
-    // Who holds the case now: the officer, where the viewer may know.
-    let officer = match r.assignee_id {
-        Some(o) if domain::may_see_officer(viewer) && !r.state.is_closed() => {
-            platform::accounts::get(&st.db, &ctx.city, o)
-                .await?
-                .map(|a| a.full_name)
-        }
-        _ => None,
-    };
+    let (agency, officer) = holder(st, &ctx, &r, viewer).await?;
     let tz = ctx.city.tz;
     let timeline = store::timeline(&st.db, &ctx.city, r.id, false)
         .await?
