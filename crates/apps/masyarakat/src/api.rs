@@ -110,9 +110,10 @@ pub async fn support(
     s: SignedIn,
     Path(code): Path<String>,
 ) -> AppResult<Json<Report>> {
-    Ok(Json(
-        store::support(&st.db, &st.notifier, &s.ctx.city, &s.user, &code).await?,
-    ))
+    let mut r = store::support(&st.db, &st.notifier, &s.ctx.city, &s.user, &code).await?;
+    // A supporter follows the report as the public sees it.
+    r.assignee_id = None;
+    Ok(Json(r))
 }
 
 /// An action: the reporter's confirm / dispute / answer; staff actions as on the staff page
