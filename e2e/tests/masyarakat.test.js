@@ -279,6 +279,17 @@ test('phone: a report survives a lost signal (offline draft)', async () => {
   await ctx.close();
 });
 
+test('phone: signing out forgets the drafts kept on the phone (a shared phone)', async () => {
+  const { ctx, page } = await login('1275021508900001');
+  await whatWhereStory(page, 'jalan-rusak', { x: 180, y: 140 }, 'Draf yang tidak boleh terlihat orang lain.');
+  const drafts = () => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('balaikota-lapor:')).length);
+  assert.equal(await drafts(), 1);
+  await page.goto(`${BASE}/akun`);
+  await Promise.all([page.waitForNavigation(), page.click('main button:has-text("Keluar")')]);
+  assert.equal(await drafts(), 0);
+  await ctx.close();
+});
+
 test('phone: a neighbour is offered the open report nearby and supports it ("Saya juga")', async () => {
   // A resident reports a blocked drain by tapping the map.
   let { ctx, page } = await login('1275021508900001');

@@ -100,6 +100,18 @@
   if (document.querySelector('section.sent')) {
     try { localStorage.removeItem(DRAFT); } catch (err) {}
   }
+  // Signing out forgets every draft kept in this browser: the next person on a shared phone
+  // does not find someone else's report.
+  document.querySelectorAll('form[action$="/keluar"]').forEach(function (f) {
+    f.addEventListener('submit', function () {
+      try {
+        for (var i = localStorage.length - 1; i >= 0; i--) {
+          var k = localStorage.key(i);
+          if (k && k.indexOf('balaikota-lapor:') === 0) localStorage.removeItem(k);
+        }
+      } catch (err) {}
+    });
+  });
   var stepIn = document.querySelector('form input[name=langkah]');
   var stepForm = stepIn && stepIn.form;
   if (stepForm && window.localStorage && window.JSON) {
