@@ -1890,13 +1890,15 @@ fn update_notice(
 pub struct Told {
     /// How many people hear it: the reporter and each supporter.
     pub people: usize,
-    /// The message as sent in the reader's language (email and in-app).
+    /// The message as sent (email and in-app), in the reporter's language.
     pub message: platform::notify::templates::Rendered,
+    /// The reporter's language.
+    pub lang: Lang,
 }
 
-/// What taking `action` now would tell the reporter and supporters, worded as it would be sent
-/// in `lang`, without changing anything; `None` when the step is refused or tells nobody. Staff
-/// pages show it beside each action.
+/// What taking `action` now would tell the reporter and supporters, worded as the reporter
+/// would get it (in their language), without changing anything; `None` when the step is
+/// refused or tells nobody. Staff pages show it beside each action.
 pub async fn told(
     db: &Db,
     notifier: &Notifier,
@@ -1904,7 +1906,6 @@ pub async fn told(
     r: &Report,
     role: domain::Actor,
     action: &Action,
-    lang: Lang,
 ) -> AppResult<Option<Told>> {
     let Ok(step) = domain::apply(r.state, r.awaiting_confirmation, role, action) else {
         return Ok(None);
@@ -1922,6 +1923,10 @@ pub async fn told(
     };
     let (template, vars) =
         update_notice(city, &r.code, action, step.to, note_of(action), confirm_by);
+    let lang = people_of(db.conn(), city, &[r.reporter_id])
+        .await?
+        .first()
+        .map_or(Lang::Id, |p| p.lang);
     let message = notifier
         .preview(
             db.conn(),
@@ -1935,6 +1940,7 @@ pub async fn told(
     Ok(Some(Told {
         people: 1 + usize::try_from(r.supporters).unwrap_or(0),
         message,
+        lang,
     }))
 }
 

@@ -529,7 +529,7 @@ db_test!(
                 .unwrap()
         };
         let told = |r: store::Report, role: Role, a: Action| async move {
-            store::told(&t.db, &w.n, &w.city, &r, role, &a, kernel::Lang::Id)
+            store::told(&t.db, &w.n, &w.city, &r, role, &a)
                 .await
                 .unwrap()
         };
@@ -582,6 +582,38 @@ db_test!(
                 (&preview.message.subject, &preview.message.body)
             );
         }
+        // A reporter who reads English is shown, and sent, the English wording.
+        accounts::set_lang(&t.db, &w.citizen, kernel::Lang::En)
+            .await
+            .unwrap();
+        let english = told(
+            report(code.clone()).await,
+            Role::Verifier,
+            Action::Schedule { note: "x".into() },
+        )
+        .await;
+        assert_eq!(english, None, "not the verifier's step");
+        let english = told(
+            report(code.clone()).await,
+            Role::Verifier,
+            Action::Close(Closure {
+                kind: Some(ClosureKind::Rejected),
+                note: "Bukan lampu kota.".into(),
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("a rejection is told");
+        assert_eq!(
+            (english.lang, english.message.subject.as_str()),
+            (
+                kernel::Lang::En,
+                format!("Complaint {code}: Rejected").as_str()
+            )
+        );
+        accounts::set_lang(&t.db, &w.citizen, kernel::Lang::Id)
+            .await
+            .unwrap();
         // Staff writing down the reporter's answer tell nobody; nor may an officer act yet.
         let r = report(code.clone()).await;
         assert_eq!(

@@ -989,9 +989,7 @@ async fn told_views(
     };
     let mut out = Vec::new();
     for (key, action, note_of) in probes {
-        let Some(t) =
-            store::told(&st.db, &st.notifier, &ctx.city, r, role, &action, ctx.lang).await?
-        else {
+        let Some(t) = store::told(&st.db, &st.notifier, &ctx.city, r, role, &action).await? else {
             continue;
         };
         let (before, after, note_of) = match t.message.body.split_once(NOTE_MARK) {
@@ -1006,6 +1004,14 @@ async fn told_views(
             )
         } else {
             ctx.t("mas-told-reporter")
+        };
+        let who = if t.lang == ctx.lang {
+            who
+        } else {
+            format!(
+                "{who} ({})",
+                ctx.t(&format!("mas-told-in-{}", t.lang.code()))
+            )
         };
         out.push(ToldView {
             key,
