@@ -602,20 +602,25 @@ fn is_city_wide(u: &platform::accounts::Account) -> bool {
     matches!(u.role, Role::Admin | Role::Operator) || u.role.reads_everything()
 }
 
-/// Codes of the listed reports whose running deadline has passed.
-async fn late_among(
+/// The listed reports' running deadlines: each one's due instant by code, and the codes of
+/// those already past it.
+async fn deadlines_of(
     st: &AppState,
     ctx: &Ctx,
     list: &[Report],
     now: chrono::DateTime<chrono::Utc>,
-) -> AppResult<std::collections::HashSet<String>> {
+) -> AppResult<(
+    std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>,
+    std::collections::HashSet<String>,
+)> {
     let codes: Vec<String> = list.iter().map(|r| r.code.clone()).collect();
-    Ok(store::running_dues(&st.db, &ctx.city, &codes)
-        .await?
-        .into_iter()
-        .filter(|(_, d)| *d <= now)
-        .map(|(c, _)| c)
-        .collect())
+    let due_at = store::running_dues(&st.db, &ctx.city, &codes).await?;
+    let late = due_at
+        .iter()
+        .filter(|(_, d)| **d <= now)
+        .map(|(c, _)| c.clone())
+        .collect();
+    Ok((due_at, late))
 }
 
 /// The inbox's filters for this person (an officer sees the agency's reports, the city desk
@@ -824,17 +829,7 @@ pub async fn inbox(
         )
         .await?
     };
-    let due_at = store::running_dues(
-        &st.db,
-        &s.ctx.city,
-        &list.iter().map(|r| r.code.clone()).collect::<Vec<_>>(),
-    )
-    .await?;
-    let late: std::collections::HashSet<String> = due_at
-        .iter()
-        .filter(|(_, d)| **d <= now)
-        .map(|(c, _)| c.clone())
-        .collect();
+    let (due_at, late) = deadlines_of(&st, &s.ctx, &list, now).await?;
     let dues = due_at
         .iter()
         .map(|(c, d)| (c.clone(), format::datetime_short(*d, tz, s.ctx.lang)))
@@ -1825,7 +1820,7 @@ pub async fn public_map(
         since_us: platform::clock::to_us(now - chrono::Duration::days(days)),
     };
     let list = store::public_reports(&st.db, &ctx.city, &filter, PUBLIC_MAP_LIMIT).await?;
-    let late = late_among(&st, &ctx, &list, now).await?;
+    let (_, late) = deadlines_of(&st, &ctx, &list, now).await?;
     let points: Vec<MapPoint> = list
         .iter()
         .filter_map(|r| {
