@@ -722,7 +722,7 @@ pub async fn overview(
     Ok(q.order_by_asc(sla_clock::Column::DueUs)
         .order_by_asc(sla_clock::Column::Id)
         .limit(limit)
-        .offset(offset)
+        .offset(crate::db::offset(offset))
         .all(db.conn())
         .await?
         .iter()

@@ -533,6 +533,43 @@ db_test!(api_errors_have_stable_keys, async |t: &TestDb| {
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} missing from OpenAPI");
     }
+    // What a client generator reads: query parameters in the query, and every error with its
+    // body (the shared layers' 400 and 401 included).
+    let doc = platform::web::api::openapi(&[]);
+    let doc = serde_json::to_value(&doc).expect("doc");
+    let mut errors = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().expect("name");
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    p["in"],
+                    if in_path { "path" } else { "query" },
+                    "{method} {path} {name}"
+                );
+            }
+            let responses = op["responses"].as_object().expect("responses");
+            for (code, r) in responses {
+                if !code.starts_with('2') {
+                    errors += 1;
+                    assert_eq!(
+                        r["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ApiError",
+                        "{method} {path} {code}"
+                    );
+                }
+            }
+            if op.get("security").is_some() {
+                assert!(responses.contains_key("401"), "{method} {path}");
+            }
+        }
+    }
+    assert!(errors > 10);
+    let deadlines = &doc["paths"]["/api/v1/deadlines"]["get"];
+    assert!(deadlines["responses"].get("400").is_some());
+    assert_eq!(deadlines["parameters"][3]["name"], "offset");
+    assert_eq!(deadlines["parameters"][3]["required"], false);
 });
 
 fn jpeg_with_exif() -> Vec<u8> {
@@ -1002,5 +1039,67 @@ db_test!(
             op.get("/admin/batas-wilayah").await.status(),
             reqwest::StatusCode::FORBIDDEN
         );
+    }
+);
+
+db_test!(
+    odd_queries_and_methods_get_readable_errors,
+    async |t: &TestDb| {
+        let c = city(&t.db, "12.75").await;
+        let admin = staff(&t.db, &c, "admin", "admin", None).await;
+        let app = TestApp::spawn(t, None).await;
+        let (token, _) = platform::sessions::create_token(&t.db, &c, &admin, "uji")
+            .await
+            .expect("token");
+        let api = reqwest::Client::new();
+        let get = async |path: &str| {
+            api.get(app.url(path))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("api")
+        };
+        // An offset past what SQL can hold is an empty page, not a failed bind (it was a 500).
+        let r = get("/api/v1/deadlines?offset=18446744073709551615").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(v["items"].as_array().map(Vec::len), Some(0));
+        assert!(v["next_offset"].is_null());
+        // A malformed query parameter: the API's stable key, not axum's plain text.
+        for path in [
+            "/api/v1/deadlines?offset=abc",
+            "/api/v1/deadlines?limit=-1",
+            "/api/v1/deadlines?offset=99999999999999999999999",
+        ] {
+            let r = get(path).await;
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+            let v: serde_json::Value = r.json().await.expect(path);
+            assert_eq!(v["error"], "query_invalid", "{path}");
+        }
+        // A method a route does not take: JSON with a key for API clients, a page for browsers.
+        let r = api
+            .delete(app.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("api");
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let v: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(v["error"], "method_not_allowed");
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
+
+        let b = app.browser();
+        assert_eq!(
+            b.login("", "admin", "rahasia-123").await.status(),
+            StatusCode::SEE_OTHER
+        );
+        let r = b.get("/tenggat?hal=18446744073709551615").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = b.get("/admin/kotak-keluar?hal=18446744073709551615").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = b.get("/tenggat?hal=dua").await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let page = body(r).await;
+        assert!(page.contains("Permintaan tidak dapat diproses"), "{page}");
     }
 );

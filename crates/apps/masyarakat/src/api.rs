@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use platform::web::api::Params;
 use serde::Serialize;
 
 use crate::domain;
@@ -157,6 +158,7 @@ pub async fn act(
 pub struct MasyarakatApi;
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NearbyQuery {
     /// The category's code.
     kategori: String,
@@ -170,7 +172,7 @@ pub struct NearbyQuery {
 pub async fn nearby(
     State(st): State<AppState>,
     ctx: Ctx,
-    axum::extract::Query(q): axum::extract::Query<std::collections::BTreeMap<String, String>>,
+    Params(q): Params<std::collections::BTreeMap<String, String>>,
 ) -> AppResult<Json<Vec<store::Nearby>>> {
     // Parsed by hand so a malformed query gets the stable JSON error, not a plain-text one.
     let num = |k: &str| {

@@ -2507,7 +2507,7 @@ pub async fn inbox_by_due(
         .order_by_asc(sla_clock::Column::DueUs)
         .order_by_asc(sla_clock::Column::Id)
         .limit(limit)
-        .offset(skip)
+        .offset(platform::db::offset(skip))
         .all(db.conn())
         .await?;
     let codes: Vec<String> = rows.iter().map(|m| m.code.clone()).collect();

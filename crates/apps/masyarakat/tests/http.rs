@@ -666,6 +666,16 @@ db_test!(
             .await
             .unwrap();
         assert!(doc["paths"]["/api/v1/pengaduan"]["post"].is_object());
+        let near = &doc["paths"]["/api/v1/pengaduan/sekitar"]["get"];
+        assert_eq!(near["parameters"][1]["name"], "lat");
+        assert_eq!(near["parameters"][1]["in"], "query");
+        assert_eq!(
+            near["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ApiError"
+        );
+        assert!(
+            doc["paths"]["/api/v1/pengaduan/{code}/dukung"]["post"]["responses"]["404"].is_object()
+        );
     }
 );
 
@@ -811,6 +821,12 @@ db_test!(
             page.contains("urut=tenggat"),
             "the order is kept in the links"
         );
+        // A page past any SQL offset is empty, not a failed bind.
+        let r = officer
+            .get("/staf/pengaduan?urut=tenggat&lewati=18446744073709551615")
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(due_cells(&r.text().await.unwrap()), 0);
         // Newest first, the same reports still show when they are due.
         let page = officer.get("/staf/pengaduan").await.text().await.unwrap();
         assert_eq!(due_cells(&page), 2, "{page}");

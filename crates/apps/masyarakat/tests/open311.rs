@@ -127,6 +127,25 @@ db_test!(
             .unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         assert_eq!(r.json::<serde_json::Value>().await.unwrap()[0]["code"], 404);
+        // A method GeoReport v2 does not have: its error shape too, in the format asked for.
+        let r = http
+            .delete(app.url("/open311/v2/requests.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            r.json::<serde_json::Value>().await.unwrap(),
+            serde_json::json!([{"code": 405, "description": "method_not_allowed"}])
+        );
+        let r = http
+            .put(app.url("/open311/v2/services.xml"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()["content-type"], "text/xml; charset=utf-8");
+        assert!(r.text().await.unwrap().contains("<error><code>405</code>"));
 
         // POST: no key, wrong key → 403; unknown service → 404; no location → 400.
         let post = |body: Vec<(&str, &str)>| {

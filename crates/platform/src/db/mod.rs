@@ -465,6 +465,12 @@ pub fn numbered(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> S
 }
 
 /// Tells whether a database error is a unique-constraint violation (both backends).
+/// The furthest a listing may skip: SQL's `OFFSET` is a signed 64-bit number, and a larger one
+/// from a query string must give an empty page, not a failed bind.
+pub fn offset(n: u64) -> u64 {
+    n.min(i64::MAX as u64)
+}
+
 pub fn is_unique_violation(e: &DbErr) -> bool {
     let s = e.to_string();
     s.contains("UNIQUE constraint failed")

@@ -732,7 +732,7 @@ pub async fn outbox_list(
     Ok(q.order_by_desc(outbox::Column::CreatedUs)
         .order_by_desc(outbox::Column::Id)
         .limit(limit)
-        .offset(offset)
+        .offset(crate::db::offset(offset))
         .all(db.conn())
         .await?
         .into_iter()

@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         RegionOut,
         RegionsOut,
         StoredFile,
+        UploadForm,
         ApiError,
         crate::deadlines::Deadline,
         crate::deadlines::Bucket,
@@ -69,7 +70,69 @@ pub fn openapi(apps: &[std::sync::Arc<dyn crate::app::CityApp>]) -> utoipa::open
     for a in apps {
         doc.merge(a.openapi());
     }
+    document_errors(&mut doc);
     doc
+}
+
+/// Every operation lists the errors the shared layers give it, each with the [`ApiError`] body:
+/// 400 (`query_invalid`, `body_invalid`) where it takes parameters or a body, 401 where it needs
+/// a token, 404 where its path names a thing. Annotations keep the errors of their own rules.
+fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
+    let body = || {
+        ResponseBuilder::new().content(
+            "application/json",
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ApiError")))
+                .build(),
+        )
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            let takes_input = op.request_body.is_some()
+                || op.parameters.as_ref().is_some_and(|p| {
+                    p.iter().any(|p| {
+                        matches!(p, RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+                    })
+                });
+            let mut add = |code: &str, text: &str| {
+                let r = op.responses.responses.entry(code.to_string());
+                r.or_insert_with(|| RefOr::T(body().description(text).build()));
+            };
+            if takes_input {
+                add("400", "query_invalid, body_invalid");
+            }
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                add("401", "unauthorized: no token, or one not valid");
+            }
+            if path.contains('{') {
+                add("404", "not_found");
+            }
+            for (code, r) in op.responses.responses.iter_mut() {
+                if let RefOr::T(r) = r
+                    && !code.starts_with('2')
+                    && r.content.is_empty()
+                {
+                    let text = match (r.description.as_str(), code.as_str()) {
+                        ("", "401") => "unauthorized",
+                        ("", "403") => "forbidden",
+                        ("", "404") => "not_found",
+                        ("", "413") => "payload_too_large",
+                        ("", "422") => "validation_failed",
+                        (d, _) => d,
+                    };
+                    *r = body().description(text).build();
+                }
+            }
+        }
+    }
 }
 
 async fn openapi_json(State(st): State<AppState>) -> Response {
@@ -89,6 +152,27 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
                 Err(AppError::PayloadTooLarge)
             }
             Err(_) => Err(AppError::BadRequest("body_invalid")),
+        }
+    }
+}
+
+/// Query parameters; malformed ones (`?offset=abc`) are `400 {"error": "query_invalid"}` (a page
+/// for browsers), never axum's plain-text rejection. For pages and the API alike.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
+    for Params<T>
+{
+    type Rejection = AppError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match <Query<T> as axum::extract::FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+        {
+            Ok(Query(v)) => Ok(Params(v)),
+            Err(_) => Err(AppError::BadRequest("query_invalid")),
         }
     }
 }
@@ -124,11 +208,12 @@ async fn me(s: SignedIn) -> Json<Account> {
 
 /// The city's agencies (OPD). Staff who read across agencies only.
 #[utoipa::path(get, path = "/api/v1/agencies", params(("q" = Option<String>, Query), ("kind" = Option<String>, Query)),
-    responses((status = 200, body = [Agency]), (status = 403, body = ApiError)))]
+    responses((status = 200, body = [Agency]), (status = 403, body = ApiError)),
+    security(("bearer" = [])))]
 async fn list_agencies(
     State(st): State<AppState>,
     r: super::auth::Reader,
-    Query(f): Query<AgencyFilter>,
+    Params(f): Params<AgencyFilter>,
 ) -> AppResult<Json<Vec<Agency>>> {
     Ok(Json(agencies::list(&st.db, &r.ctx.city, &f).await?))
 }
@@ -165,7 +250,19 @@ async fn regions(ctx: Ctx) -> Json<RegionsOut> {
 }
 
 /// Upload a photo (multipart field `file`). It is checked, cleaned of metadata and stored.
-#[utoipa::path(post, path = "/api/v1/files", responses((status = 201, body = StoredFile), (status = 422, body = ApiError), (status = 413, body = ApiError)))]
+/// The upload form: one image (JPEG, PNG or WebP) in the field `file`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+#[utoipa::path(post, path = "/api/v1/files",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = StoredFile), (status = 400, body = ApiError, description = "multipart_invalid"),
+        (status = 422, body = ApiError, description = "validation_failed: file_empty, file_too_large, file_not_image, image_too_large, image_invalid"), (status = 413, body = ApiError)),
+    security(("bearer" = [])))]
 async fn upload(State(st): State<AppState>, s: SignedIn, mut mp: Multipart) -> AppResult<Response> {
     let mut data = None;
     while let Some(field) = mp

@@ -15,7 +15,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::AppState;
-use super::error::{ErrorInfo, render_error_page};
+use super::error::{ErrorInfo, machine_error, render_error_page};
 use crate::accounts::Account;
 use crate::city::City;
 use crate::error::AppError;
@@ -472,6 +472,15 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
         } else if !is_html {
             let info = resp.extensions().get::<ErrorInfo>().cloned();
             resp = render_error_page(status, info, pre_lang);
+        }
+    } else if (status.is_client_error() || status.is_server_error()) && json {
+        let readable = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/json") || c.starts_with("text/xml"));
+        if !readable {
+            resp = machine_error(status, &path, pre_lang);
         }
     }
     if new_csrf

@@ -65,7 +65,7 @@ struct ErrorPage {
 /// A plain, self-contained error page (it must render even when the city is unknown).
 pub fn render_error_page(status: StatusCode, info: Option<ErrorInfo>, lang: Lang) -> Response {
     let code = status.as_u16();
-    let known = [400, 401, 403, 404, 413, 422, 429, 500];
+    let known = [400, 401, 403, 404, 405, 413, 422, 429, 500];
     let shown = if known.contains(&code) {
         code
     } else if code >= 500 {
@@ -90,4 +90,59 @@ pub fn render_error_page(status: StatusCode, info: Option<ErrorInfo>, lang: Lang
         Ok(html) => (status, Html(html)).into_response(),
         Err(_) => (status, "error").into_response(),
     }
+}
+
+/// The stable key of an error response that carries none (a framework's own rejection).
+fn key_of_status(code: u16) -> &'static str {
+    match code {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "timeout",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "unprocessable",
+        429 => "too_many_requests",
+        c if c >= 500 => "internal_error",
+        _ => "bad_request",
+    }
+}
+
+/// An error for a client that reads JSON (or Open311's XML) in place of a body it cannot read:
+/// the framework's plain-text rejections (405, a panic's 500) get the API's shape, or
+/// GeoReport v2's `[{"code", "description"}]` under `/open311/`.
+pub fn machine_error(status: StatusCode, path: &str, lang: Lang) -> Response {
+    let code = status.as_u16();
+    let shown = if code >= 500 { 500 } else { code };
+    let title = i18n::t(lang, &format!("error-title-{shown}"));
+    let key = key_of_status(code);
+    let mut resp = if path.contains("/open311/") {
+        if path.ends_with(".xml") {
+            let xml = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><errors><error><code>{code}</code><description>{key}</description></error></errors>"
+            );
+            (
+                status,
+                [(axum::http::header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+                xml,
+            )
+                .into_response()
+        } else {
+            (
+                status,
+                axum::Json(json!([{ "code": code, "description": key }])),
+            )
+                .into_response()
+        }
+    } else {
+        (
+            status,
+            axum::Json(json!({ "error": key, "message": title })),
+        )
+            .into_response()
+    };
+    resp.extensions_mut().insert(ErrorInfo { key });
+    resp
 }

@@ -2,10 +2,11 @@
 //! channel choices, short links, and the admin's calendar, deadline kinds (ladders), message
 //! wording, webhook and outbox.
 
+use super::api::Params;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Json;
-use axum::extract::{Form as AxForm, Path, Query, State};
+use axum::extract::{Form as AxForm, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
@@ -90,7 +91,7 @@ const PAGE: u64 = 50;
 pub async fn deadlines_page(
     State(st): State<AppState>,
     r: Reader,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> AppResult<impl IntoResponse> {
     let ctx = r.ctx;
     let now = st.notifier.now();
@@ -109,7 +110,7 @@ pub async fn deadlines_page(
         q.app.as_deref(),
         now,
         PAGE + 1,
-        (page - 1) * PAGE,
+        (page - 1).saturating_mul(PAGE),
     )
     .await?;
     let more = list.len() as u64 > PAGE;
@@ -148,6 +149,7 @@ pub struct DeadlineList {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ApiListQuery {
     /// breached (default), at_risk, upcoming or paused
     #[serde(default)]
@@ -155,8 +157,10 @@ pub struct ApiListQuery {
     /// Only one app's deadlines (`perizinan`).
     #[serde(default)]
     app: Option<String>,
+    /// Deadlines a page: 1 to 500 (default 50; larger is read as 500).
     #[serde(default)]
     limit: Option<u64>,
+    /// How many to skip: the `next_offset` of the page before.
     #[serde(default)]
     offset: Option<u64>,
 }
@@ -169,7 +173,7 @@ pub struct ApiListQuery {
 pub async fn deadlines_api(
     State(st): State<AppState>,
     r: Reader,
-    Query(q): Query<ApiListQuery>,
+    Params(q): Params<ApiListQuery>,
 ) -> AppResult<Json<DeadlineList>> {
     let bucket = match q.status.as_deref() {
         None | Some("") => Bucket::Breached,
@@ -196,7 +200,7 @@ pub async fn deadlines_api(
         offset,
     )
     .await?;
-    let next_offset = (items.len() as u64 > limit).then_some(offset + limit);
+    let next_offset = (items.len() as u64 > limit).then_some(offset.saturating_add(limit));
     items.truncate(limit as usize);
     Ok(Json(DeadlineList {
         counts: DeadlineCounts {
@@ -872,7 +876,7 @@ struct OutboxPage {
 pub async fn outbox_page(
     State(st): State<AppState>,
     a: Admin,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> AppResult<impl IntoResponse> {
     let ctx = a.ctx;
     let status = q
@@ -885,7 +889,7 @@ pub async fn outbox_page(
         &ctx.city,
         Some(status.as_str()).filter(|s| !s.is_empty()),
         PAGE + 1,
-        (page - 1) * PAGE,
+        (page - 1).saturating_mul(PAGE),
     )
     .await?;
     let more = items.len() as u64 > PAGE;

@@ -1,9 +1,10 @@
 //! The platform's own pages: home, about, regions, register, login, account, staff workspace,
 //! agencies, users, audit log, first-run setup, and file downloads.
 
+use super::api::Params;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{ConnectInfo, Form as AxForm, Path, Query, State};
+use axum::extract::{ConnectInfo, Form as AxForm, Path, State};
 use axum::http::header;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -195,7 +196,7 @@ fn safe_next(next: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-pub async fn login_form(ctx: Ctx, Query(q): Query<NextQuery>) -> impl IntoResponse {
+pub async fn login_form(ctx: Ctx, Params(q): Params<NextQuery>) -> impl IntoResponse {
     let mut form = Form::new();
     form.set("next", &safe_next(q.next.as_deref()).unwrap_or_default());
     LoginPage {
@@ -291,7 +292,7 @@ pub async fn switch_lang(
     ctx: Ctx,
     jar: CookieJar,
     Path(lang): Path<String>,
-    Query(q): Query<NextQuery>,
+    Params(q): Params<NextQuery>,
 ) -> AppResult<Response> {
     let lang = Lang::parse(&lang).ok_or(AppError::NotFound)?;
     if let Some(u) = &ctx.user {
@@ -507,7 +508,7 @@ fn show_phone(p: &Option<String>) -> String {
 pub async fn agencies_list(
     State(st): State<AppState>,
     r: Reader,
-    Query(f): Query<AgencyFilter>,
+    Params(f): Params<AgencyFilter>,
 ) -> AppResult<impl IntoResponse> {
     let list = agencies::list(&st.db, &r.ctx.city, &f).await?;
     let lang = r.ctx.lang;
@@ -538,7 +539,7 @@ pub async fn agencies_list(
 pub async fn agencies_csv(
     State(st): State<AppState>,
     r: Reader,
-    Query(f): Query<AgencyFilter>,
+    Params(f): Params<AgencyFilter>,
 ) -> AppResult<Response> {
     let list = agencies::list(&st.db, &r.ctx.city, &f).await?;
     let mut out = String::from("id,name,short_name,kind,region_code,email,phone,active\n");
@@ -718,7 +719,7 @@ fn roles(lang: Lang, staff_only: bool) -> Vec<(&'static str, &'static str)> {
 pub async fn users_list(
     State(st): State<AppState>,
     a: Admin,
-    Query(f): Query<AccountFilter>,
+    Params(f): Params<AccountFilter>,
 ) -> AppResult<impl IntoResponse> {
     let lang = a.ctx.lang;
     let all_agencies = agencies::list(&st.db, &a.ctx.city, &AgencyFilter::default()).await?;
@@ -838,7 +839,7 @@ const AUDIT_PAGE: u64 = 50;
 pub async fn audit_list(
     State(st): State<AppState>,
     r: AuditReader,
-    Query(q): Query<AuditQuery>,
+    Params(q): Params<AuditQuery>,
 ) -> AppResult<impl IntoResponse> {
     let tz = r.ctx.city.tz;
     let day = |s: &Option<String>, add: i64| {

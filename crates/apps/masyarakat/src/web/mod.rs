@@ -3,9 +3,10 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use platform::web::api::Params;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -391,7 +392,7 @@ pub async fn track(
     State(st): State<AppState>,
     ctx: Ctx,
     Path(code): Path<String>,
-    Query(q): Query<TrackQuery>,
+    Params(q): Params<TrackQuery>,
 ) -> AppResult<impl IntoResponse> {
     track_page_as(&st, ctx, &code, Form::new(), q.baru.is_some()).await
 }
@@ -407,7 +408,7 @@ pub async fn report_photo(
     State(st): State<AppState>,
     ctx: Ctx,
     Path((code, file)): Path<(String, Uuid)>,
-    Query(q): Query<PhotoQuery>,
+    Params(q): Params<PhotoQuery>,
 ) -> AppResult<Response> {
     let r = store::get_by_code(st.db.conn(), &ctx.city, &code)
         .await?
@@ -725,7 +726,7 @@ pub const CSV_LIMIT: usize = 20_000;
 pub async fn inbox_csv(
     State(st): State<AppState>,
     s: Staff,
-    Query(q): Query<InboxQuery>,
+    Params(q): Params<InboxQuery>,
 ) -> AppResult<Response> {
     const BATCH: u64 = 500;
     let (filter, cats, _) = inbox_filter(&st, &s, &q).await?;
@@ -804,7 +805,7 @@ pub async fn inbox_csv(
 pub async fn inbox(
     State(st): State<AppState>,
     s: Staff,
-    Query(q): Query<InboxQuery>,
+    Params(q): Params<InboxQuery>,
 ) -> AppResult<impl IntoResponse> {
     let (filter, cats, city_wide) = inbox_filter(&st, &s, &q).await?;
     let now = st.notifier.now();
@@ -863,7 +864,7 @@ pub async fn inbox(
     };
     let next = (list.len() > PAGE).then(|| {
         if by_due {
-            format!("lewati={}", skip + PAGE as u64)
+            format!("lewati={}", skip.saturating_add(PAGE as u64))
         } else {
             format!("sebelum={}", list[PAGE - 1].id)
         }
@@ -1658,7 +1659,7 @@ async fn evaluation_rows(
 pub async fn evaluation(
     State(st): State<AppState>,
     r: platform::web::auth::Reader,
-    Query(q): Query<EvalQuery>,
+    Params(q): Params<EvalQuery>,
 ) -> AppResult<impl IntoResponse> {
     let ctx = r.ctx;
     let ((y, m), by, rows) = evaluation_rows(&st, &ctx, &q).await?;
@@ -1706,7 +1707,7 @@ fn month_label(ctx: &Ctx, y: i32, m: u32) -> String {
 pub async fn evaluation_pdf(
     State(st): State<AppState>,
     r: platform::web::auth::Reader,
-    Query(q): Query<EvalQuery>,
+    Params(q): Params<EvalQuery>,
 ) -> AppResult<Response> {
     let ctx = r.ctx;
     let ((y, m), by, rows) = evaluation_rows(&st, &ctx, &q).await?;
@@ -1760,7 +1761,7 @@ pub async fn evaluation_pdf(
 pub async fn evaluation_csv(
     State(st): State<AppState>,
     r: platform::web::auth::Reader,
-    Query(q): Query<EvalQuery>,
+    Params(q): Params<EvalQuery>,
 ) -> AppResult<Response> {
     let ((y, m), by, rows) = evaluation_rows(&st, &r.ctx, &q).await?;
     Ok(platform::web::pages::csv_download(
@@ -1801,7 +1802,7 @@ const PUBLIC_MAP_LIMIT: u64 = 1000;
 pub async fn public_map(
     State(st): State<AppState>,
     ctx: Ctx,
-    Query(q): Query<PublicMapQuery>,
+    Params(q): Params<PublicMapQuery>,
 ) -> AppResult<impl IntoResponse> {
     let cats = store::categories(st.db.conn(), &ctx.city, false).await?;
     let days = match q.hari.as_str() {
