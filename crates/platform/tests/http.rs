@@ -1084,6 +1084,11 @@ db_test!(
             .await
             .expect("api");
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            r.headers()["allow"],
+            "GET,HEAD",
+            "RFC 9110 wants the methods it takes"
+        );
         let v: serde_json::Value = r.json().await.expect("json");
         assert_eq!(v["error"], "method_not_allowed");
         assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));

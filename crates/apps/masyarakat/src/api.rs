@@ -175,16 +175,21 @@ pub async fn nearby(
     Params(q): Params<std::collections::BTreeMap<String, String>>,
 ) -> AppResult<Json<Vec<store::Nearby>>> {
     // Parsed by hand so a malformed query gets the stable JSON error, not a plain-text one.
-    let num = |k: &str| {
+    let num = |k: &str, limit: f64| {
         q.get(k)
             .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite())
+            .filter(|v| v.is_finite() && v.abs() <= limit)
     };
-    let (Some(lat), Some(lon)) = (num("lat"), num("lon")) else {
+    let kategori = q
+        .get("kategori")
+        .map(|k| k.trim())
+        .filter(|k| !k.is_empty());
+    let (Some(lat), Some(lon), Some(kategori)) = (num("lat", 90.0), num("lon", 180.0), kategori)
+    else {
         return Err(AppError::BadRequest("query_invalid"));
     };
     let q = NearbyQuery {
-        kategori: q.get("kategori").cloned().unwrap_or_default(),
+        kategori: kategori.to_string(),
         lat,
         lon,
     };

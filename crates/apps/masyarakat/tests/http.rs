@@ -676,6 +676,30 @@ db_test!(
         assert!(
             doc["paths"]["/api/v1/pengaduan/{code}/dukung"]["post"]["responses"]["404"].is_object()
         );
+        // The nearby search wants a category and a place on Earth.
+        for q in [
+            "lat=3.6&lon=98.5",
+            "kategori=lampu-jalan&lat=1e26&lon=98.5",
+            "kategori=lampu-jalan&lat=3.6&lon=-181",
+            "kategori=lampu-jalan&lat=NaN&lon=98.5",
+        ] {
+            let r = http
+                .get(app.url(&format!("/api/v1/pengaduan/sekitar?{q}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{q}");
+            assert_eq!(
+                r.json::<serde_json::Value>().await.unwrap()["error"],
+                "query_invalid"
+            );
+        }
+        let r = http
+            .get(app.url("/api/v1/pengaduan/sekitar?kategori=lampu-jalan&lat=3.6&lon=98.5"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
     }
 );
 

@@ -184,6 +184,14 @@ fn is_global(path: &str) -> bool {
         )
 }
 
+/// A replacement error body keeps the `Allow` of a 405 (RFC 9110 requires it).
+fn keep_allow(old: &Response, mut new: Response) -> Response {
+    if let Some(allow) = old.headers().get(header::ALLOW) {
+        new.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    new
+}
+
 /// Whether the client wants JSON rather than a page.
 pub fn wants_json(path: &str, headers: &HeaderMap) -> bool {
     let path = match path.strip_prefix("/kota/") {
@@ -471,7 +479,7 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
             resp = Redirect::to(&format!("{base}/masuk?next={next}")).into_response();
         } else if !is_html {
             let info = resp.extensions().get::<ErrorInfo>().cloned();
-            resp = render_error_page(status, info, pre_lang);
+            resp = keep_allow(&resp, render_error_page(status, info, pre_lang));
         }
     } else if (status.is_client_error() || status.is_server_error()) && json {
         let readable = resp
@@ -480,7 +488,7 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
             .and_then(|v| v.to_str().ok())
             .is_some_and(|c| c.starts_with("application/json") || c.starts_with("text/xml"));
         if !readable {
-            resp = machine_error(status, &path, pre_lang);
+            resp = keep_allow(&resp, machine_error(status, &path, pre_lang));
         }
     }
     if new_csrf
