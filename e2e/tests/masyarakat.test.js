@@ -6,9 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
-import { randomBytes } from 'node:crypto';
-import { BASE, VIEWPORTS, launch, shot, register } from './helpers.js';
+import { BASE, VIEWPORTS, launch, shot, register, png, a11yFindings } from './helpers.js';
 
 const phone = VIEWPORTS.find((v) => v.name === 'phone');
 let browser;
@@ -19,34 +17,6 @@ before(async () => {
   writeFileSync(photo, png(64, 48, [200, 120, 30]));
 });
 after(async () => { await browser?.close(); });
-
-// A small valid PNG, so no binary file is committed.
-function png(w, h, rgb) {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (buf) => {
-    let c = 0xffffffff;
-    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type), data]);
-    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
-    return Buffer.concat([len, td, c]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
-  // rgb null: noise, which does not compress (a stand-in for a large camera photo).
-  const rowOf = () => Buffer.concat([Buffer.from([0]),
-    rgb ? Buffer.from(Array(w).fill(rgb).flat()) : randomBytes(w * 3)]);
-  const raw = rgb ? Buffer.concat(Array(h).fill(rowOf())) : Buffer.concat(Array.from({ length: h }, rowOf));
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 async function login(who) {
   const ctx = await browser.newContext({ ...phone, locale: 'id-ID' });
@@ -155,8 +125,11 @@ test('phone: a dead streetlight from report to confirmed fix', async () => {
   assert.match(message, /Lampu sudah diganti dengan LED baru\./);
   assert.match(message, /Beri tahu kami paling lambat (Senin|Selasa|Rabu|Kamis|Jumat), \d+ \w+ \d{4}/);
   await shot(page, 'phone-staff-close-told');
+  // The case page with its closure form and a message preview open, and then refused.
+  const a11y = await a11yFindings(page, 'case page, closing');
   await page.click('text=Selesaikan');
   assert.match(await page.textContent('main'), /Lampirkan foto sesudah diperbaiki\./);
+  a11y.push(...await a11yFindings(page, 'case page, closing refused'));
   await page.setInputFiles('#after_photo_file', photo);
   await page.fill('#close-note', 'Lampu sudah diganti dengan LED baru.');
   await page.check('#closure-fixed_directly');
@@ -165,8 +138,19 @@ test('phone: a dead streetlight from report to confirmed fix', async () => {
   await ctx.close();
 
   ({ ctx, page } = await login('1275021508900001'));
+  // The receipt and the updates reach the bell within a delivery tick (5 s).
+  for (let i = 0; i < 20 && !(await page.isVisible('header .bell .count')); i += 1) {
+    await page.waitForTimeout(500);
+    await page.reload();
+  }
+  // With unread notices counted on the bell, the phone's header still keeps to two rows.
+  assert.match(await page.textContent('header .bell .count'), /\d+/);
+  const header = await page.locator('header.top').boundingBox();
+  assert.ok(header.height < 130, `header ${header.height}px tall`);
   await page.goto(`${BASE}/pengaduan/${code}`);
   assert.match(await page.textContent('main'), /Apakah masalahnya sudah beres\?/);
+  a11y.push(...await a11yFindings(page, 'tracking page, asked to confirm'));
+  assert.deepEqual(a11y, []);
   await page.click('text=Ya, sudah beres');
   main = await page.textContent('main');
   assert.match(main, /Pelapor menyatakan sudah beres/);

@@ -829,7 +829,10 @@ db_test!(
         let officer = app.browser();
         officer.login("", "petugas", "rahasia-123").await;
         let page = officer.get("/staf").await.text().await.unwrap();
-        assert!(page.contains("class=\"count\">1<"), "bell count");
+        assert!(
+            page.contains("class=\"count\">1<span class=\"visually-hidden\"> belum dibaca</span>"),
+            "bell count"
+        );
         let page = officer.get("/notifikasi").await.text().await.unwrap();
         assert!(page.contains("Pengingat tenggat: SIUP CV Maju 3"));
         officer.post_form("/notifikasi/baca", &[]).await;
