@@ -1377,25 +1377,38 @@ db_test!(
             largest = largest.max(wal_size());
         }
         let catch_ups = db.wal_catch_ups().expect("sqlite") - catch_ups_before;
+        // Without the catch-up the WAL holds all that went through it. With it, its peak is the
+        // 16 MiB mark plus what is written until the next tick (100 ms) and its catch-up end:
+        // 45 MB of 106 MB on a fast machine under CI's load, so the bound leaves room for that.
         assert!(
-            catch_ups >= 2 && largest < written / 3,
+            catch_ups >= 2 && largest < written * 2 / 3,
             "{written} bytes written through the WAL, which grew to {largest} bytes; {catch_ups} catch-ups"
         );
         // Asked for, a checkpoint catches up at once; the next write starts the WAL from its
-        // beginning and cuts its file back to 16 MiB.
+        // beginning and cuts its file back to 16 MiB. SQLite starts over only when no other
+        // connection holds the WAL's locks at that moment; in 2 of 10 runs one did (most likely
+        // the background checkpointer's tick), and a write a little later started over.
         assert!(
             db.catch_up_wal().await.expect("catch up"),
             "it did not catch up"
         );
-        db.write(async |tx| {
-            tx.execute_unprepared("UPDATE wal_rows SET b = randomblob(3000) WHERE k = 1")
-                .await
-        })
-        .await
-        .expect("a small write");
+        let mut writes = 0;
+        while writes < 20 {
+            db.write(async |tx| {
+                tx.execute_unprepared("UPDATE wal_rows SET b = randomblob(3000) WHERE k = 1")
+                    .await
+            })
+            .await
+            .expect("a small write");
+            writes += 1;
+            if wal_size() <= 16 << 20 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         assert!(
             wal_size() <= 16 << 20,
-            "the WAL's file is {} bytes",
+            "the WAL's file is {} bytes after {writes} small writes",
             wal_size()
         );
         let n = count(
