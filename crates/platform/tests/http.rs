@@ -1059,8 +1059,9 @@ db_test!(
                 .await
                 .expect("api")
         };
-        // An offset past what SQL can hold is an empty page, not a failed bind (it was a 500).
-        let r = get("/api/v1/deadlines?offset=18446744073709551615").await;
+        // The largest offset SQL holds is an empty page; one past it is refused, as the document's
+        // int64 says (it was a 500: the bind failed).
+        let r = get("/api/v1/deadlines?offset=9223372036854775807").await;
         assert_eq!(r.status(), StatusCode::OK);
         let v: serde_json::Value = r.json().await.expect("json");
         assert_eq!(v["items"].as_array().map(Vec::len), Some(0));
@@ -1070,6 +1071,8 @@ db_test!(
             "/api/v1/deadlines?offset=abc",
             "/api/v1/deadlines?limit=-1",
             "/api/v1/deadlines?offset=99999999999999999999999",
+            "/api/v1/deadlines?offset=9223372036854775808",
+            "/api/v1/deadlines?limit=18446744073709551615",
         ] {
             let r = get(path).await;
             assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");

@@ -179,6 +179,14 @@ pub async fn deadlines_api(
         None | Some("") => Bucket::Breached,
         Some(s) => Bucket::parse(s).ok_or(AppError::BadRequest("status_invalid"))?,
     };
+    // The document says int64, as SQL holds them: larger ones are refused, not read as a page.
+    if [q.limit, q.offset]
+        .into_iter()
+        .flatten()
+        .any(|n| n > i64::MAX as u64)
+    {
+        return Err(AppError::BadRequest("query_invalid"));
+    }
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let offset = q.offset.unwrap_or(0);
     let now = st.notifier.now();
