@@ -2540,6 +2540,31 @@ pub async fn count_filtered(
     Ok(sea_orm::PaginatorTrait::count(filtered(city, f, now), db.conn()).await?)
 }
 
+/// Of the reports received in `[from, until)`: how many, how many were fixed directly, how
+/// many need budget (as the monthly evaluation counts them), along the index of received time.
+pub async fn received_figures(
+    db: &Db,
+    city: &City,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> AppResult<(u64, u64, u64)> {
+    let received = || {
+        report::Entity::find()
+            .filter(report::Column::CityCode.eq(&city.code))
+            .filter(report::Column::CreatedUs.gte(to_us(from)))
+            .filter(report::Column::CreatedUs.lt(to_us(until)))
+    };
+    let closed_as = |kind: ClosureKind| received().filter(report::Column::Closure.eq(kind.code()));
+    use sea_orm::PaginatorTrait;
+    Ok((
+        received().count(db.conn()).await?,
+        closed_as(ClosureKind::FixedDirectly)
+            .count(db.conn())
+            .await?,
+        closed_as(ClosureKind::NeedsBudget).count(db.conn()).await?,
+    ))
+}
+
 /// The reports the inbox's filters let through (city first: every index leads with it).
 fn filtered(city: &City, f: &InboxFilter, now: DateTime<Utc>) -> Select<report::Entity> {
     let mut q = report::Entity::find().filter(report::Column::CityCode.eq(&city.code));

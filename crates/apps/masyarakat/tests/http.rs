@@ -76,6 +76,7 @@ async fn app(t: &TestDb) -> (TestApp, uuid::Uuid) {
         ("operator", "operator", None),
         ("petugas.pupr", "officer", Some(pupr)),
         ("petugas.dlh", "officer", Some(dlh)),
+        ("walikota", "leader", None),
     ] {
         accounts::create_staff(
             &t.db,
@@ -889,6 +890,26 @@ db_test!(
                 && home.contains(r#"<a href="/staf/pengaduan?terlambat=1"><strong>0</strong><span class="label">Pengaduan lewat tenggat</span>"#),
             "{home}"
         );
+        // The mayor reads the month first, as the evaluation counts it (a click on), and the
+        // overdue ones; no desk's or agency's queue.
+        let mayor = app.browser();
+        mayor.login("", "walikota", "rahasia-123").await;
+        let home = mayor.get("/staf").await.text().await.unwrap();
+        let month = chrono::Utc::now()
+            .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap())
+            .format("%Y-%m")
+            .to_string();
+        for (n, label) in [
+            (3, "Pengaduan masuk bulan ini"),
+            (0, "Dari itu, beres ditangani langsung"),
+            (0, "Dari itu, butuh anggaran"),
+        ] {
+            assert!(
+                home.contains(&format!(r#"<a href="/evaluasi?bulan={month}"><strong>{n}</strong><span class="label">{label}</span>"#)),
+                "{label}: {home}"
+            );
+        }
+        assert!(home.contains("Pengaduan lewat tenggat") && !home.contains("menunggu verifikasi"));
 
         // The admin adds a reply template (an unknown placeholder is refused by name).
         let admin = app.browser();

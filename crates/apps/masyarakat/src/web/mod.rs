@@ -701,6 +701,28 @@ pub async fn staff_figures(
     wanted.push((None, true, "mas-fig-overdue", "terlambat=1", "bad"));
     let now = st.notifier.now();
     let mut out = Vec::new();
+    // Leaders and the Inspektorat read the month first: what came in and how it ended, as
+    // the monthly evaluation counts it (one click on).
+    if !desk && agency.is_none() {
+        let (y, m) = crate::evaluation::month_of(&ctx.city, now);
+        if let Some((from, until)) = crate::evaluation::month_bounds(&ctx.city, y, m) {
+            let (received, fixed, budget) =
+                store::received_figures(&st.db, &ctx.city, from, until).await?;
+            let href = format!("{}?bulan={y:04}-{m:02}", ctx.url("/evaluasi"));
+            for (key, value) in [
+                ("mas-fig-month-received", received),
+                ("mas-fig-month-fixed", fixed),
+                ("mas-fig-month-budget", budget),
+            ] {
+                out.push(platform::app::Figure {
+                    label: ctx.t(key),
+                    value,
+                    href: href.clone(),
+                    tone: "info",
+                });
+            }
+        }
+    }
     for (state, overdue, key, query, tone) in wanted {
         let f = InboxFilter {
             state,
