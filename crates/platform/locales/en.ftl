@@ -83,6 +83,7 @@ staff-lead = Hello { $name }. You are logged in as { $role }.
 staff-can = What you can open:
 staff-agency = Your agency: { $agency }
 staff-waiting = Waiting for you
+staff-at-a-glance = At a glance
 
 agencies-title = Agencies (OPD)
 agencies-new = Add an agency

@@ -83,6 +83,7 @@ staff-lead = Halo { $name }. Anda masuk sebagai { $role }.
 staff-can = Yang dapat Anda buka:
 staff-agency = OPD Anda: { $agency }
 staff-waiting = Menunggu Anda
+staff-at-a-glance = Sekilas
 
 agencies-title = Perangkat Daerah (OPD)
 agencies-new = Tambah OPD

@@ -910,6 +910,7 @@ db_test!(
             );
         }
         assert!(home.contains("Pengaduan lewat tenggat") && !home.contains("menunggu verifikasi"));
+        assert!(home.contains("<h2>Sekilas</h2>") && !home.contains("Menunggu Anda"));
 
         // The admin adds a reply template (an unknown placeholder is refused by name).
         let admin = app.browser();

@@ -444,6 +444,8 @@ struct StaffPage {
     agency: Option<String>,
     links: Vec<(String, String)>,
     figures: Vec<crate::app::Figure>,
+    /// "Waiting for you" for those who act; "At a glance" for those who watch.
+    figures_title: String,
 }
 
 pub async fn staff_home(State(st): State<AppState>, s: Staff) -> AppResult<impl IntoResponse> {
@@ -469,8 +471,15 @@ pub async fn staff_home(State(st): State<AppState>, s: Staff) -> AppResult<impl 
     for a in st.apps.iter() {
         figures.extend(a.staff_figures(&st, &s.ctx, &s.user).await?);
     }
+    let watches = matches!(s.user.role, Role::Leader | Role::Inspectorate);
+    let figures_title = s.ctx.t(if watches {
+        "staff-at-a-glance"
+    } else {
+        "staff-waiting"
+    });
     Ok(StaffPage {
         figures,
+        figures_title,
         ctx: s.ctx,
         has_htmx: has_htmx(),
         lead,
