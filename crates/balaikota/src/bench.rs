@@ -10,7 +10,9 @@
 //!    Both (1) and (2) run `--clients` writers at once.
 //! 3. With the table filled to `--reports` complaints: p50/p99 latency of Open311 `GET requests`
 //!    (default window, a service_code filter, a status filter) and of the staff inbox page
-//!    (newest first, a state filter, and by deadline).
+//!    (newest first, a state filter, and by deadline); then the pages beyond the issue's measures
+//!    that read many complaints (the staff workspace, the monthly evaluation, the public map and
+//!    statistics), with the first request apart.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +32,7 @@ pub struct Options {
     pub submits: u64,
     pub clients: usize,
     pub samples: usize,
+    pub keep: bool,
 }
 
 fn rate(n: u64, d: Duration) -> f64 {
@@ -361,13 +364,104 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
             busy.end(&db, took, opt.submits)
         );
     }
-    // The operator's session for the staff inbox.
+    // Staff sessions: the operator for the inbox, the mayor for what leaders read.
+    let staff = login(&base, "operator").await?;
+    let mayor = login(&base, "walikota").await?;
+    let cases = [
+        (
+            "Open311 GET requests (default window)",
+            "/open311/v2/requests.json",
+            None,
+        ),
+        (
+            "Open311 GET requests?service_code=sampah",
+            "/open311/v2/requests.json?service_code=sampah",
+            None,
+        ),
+        (
+            "Open311 GET requests?status=closed",
+            "/open311/v2/requests.json?status=closed",
+            None,
+        ),
+        ("staff inbox, first page", "/staf/pengaduan", Some(&staff)),
+        (
+            "staff inbox, state filter",
+            "/staf/pengaduan?status=diproses",
+            Some(&staff),
+        ),
+        (
+            "staff inbox, by deadline (the submissions' running clocks)",
+            "/staf/pengaduan?urut=tenggat",
+            Some(&staff),
+        ),
+    ];
+    for (name, path, session) in cases {
+        let (times, body, _) = sample(session.unwrap_or(&http), &base, path, opt.samples).await?;
+        let rows = if session.is_some() {
+            // The inbox's table rows (its head's row left out).
+            body.matches("<tr").count().saturating_sub(1)
+        } else {
+            body.matches("\"service_request_id\"").count()
+        };
+        println!(
+            "| {name} ({rows} rows) | p50 {} · p99 {} |",
+            ms(pct(times.clone(), 0.5)),
+            ms(pct(times, 0.99))
+        );
+    }
+    // Pages outside the issue's measures that read many of the complaints: what staff, leaders
+    // and the public open. The first request is shown apart: the public statistics are counted
+    // once and then kept for five minutes.
+    let pages = [
+        ("staff workspace, operator (/staf)", "/staf", Some(&staff)),
+        ("staff workspace, mayor (/staf)", "/staf", Some(&mayor)),
+        (
+            "monthly evaluation, this month (/evaluasi)",
+            "/evaluasi",
+            Some(&mayor),
+        ),
+        (
+            "monthly evaluation by category, CSV",
+            "/evaluasi.csv?per=kategori",
+            Some(&mayor),
+        ),
+        (
+            "public map, 90 days (/pengaduan/peta)",
+            "/pengaduan/peta",
+            None,
+        ),
+        (
+            "public statistics, 12 months (/pengaduan/statistik)",
+            "/pengaduan/statistik",
+            None,
+        ),
+    ];
+    for (name, path, session) in pages {
+        let (times, _, first) = sample(session.unwrap_or(&http), &base, path, opt.samples).await?;
+        println!(
+            "| {name} | first {} · p50 {} · p99 {} |",
+            ms(first),
+            ms(pct(times.clone(), 0.5)),
+            ms(pct(times, 0.99))
+        );
+    }
+    db.close().await;
+    if opt.keep {
+        println!("\nThe database is kept in {}.", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// A staff member's session, signed in through the sign-in form as a browser would.
+async fn login(base: &str, who: &str) -> anyhow::Result<reqwest::Client> {
     let jar = Arc::new(reqwest::cookie::Jar::default());
-    let staff = reqwest::Client::builder()
+    let client = reqwest::Client::builder()
         .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let page = staff
+    let page = client
         .get(format!("{base}/masuk"))
         .send()
         .await?
@@ -379,79 +473,52 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         .and_then(|s| s.split('"').next())
         .unwrap_or("")
         .to_string();
-    let r = staff
+    let r = client
         .post(format!("{base}/masuk"))
         .form(&[
-            ("identifier", "operator"),
+            ("identifier", who),
             ("password", platform::seed::DEMO_PASSWORD),
             ("_csrf", csrf.as_str()),
         ])
         .send()
         .await?;
     if !r.status().is_redirection() {
-        anyhow::bail!("operator login failed: {}", r.status());
+        anyhow::bail!("{who}: sign-in failed: {}", r.status());
     }
-    let cases = [
-        (
-            "Open311 GET requests (default window)",
-            "/open311/v2/requests.json",
-            false,
-        ),
-        (
-            "Open311 GET requests?service_code=sampah",
-            "/open311/v2/requests.json?service_code=sampah",
-            false,
-        ),
-        (
-            "Open311 GET requests?status=closed",
-            "/open311/v2/requests.json?status=closed",
-            false,
-        ),
-        ("staff inbox, first page", "/staf/pengaduan", true),
-        (
-            "staff inbox, state filter",
-            "/staf/pengaduan?status=diproses",
-            true,
-        ),
-        (
-            "staff inbox, by deadline (the submissions' running clocks)",
-            "/staf/pengaduan?urut=tenggat",
-            true,
-        ),
-    ];
-    for (name, path, as_staff) in cases {
-        let client = if as_staff { &staff } else { &http };
-        let mut times = Vec::with_capacity(opt.samples);
-        let mut rows = 0usize;
-        for i in 0..opt.samples + 5 {
-            let t = Instant::now();
-            let r = client.get(format!("{base}{path}")).send().await?;
-            let status = r.status();
-            // The whole body, as bytes: decoding it is the client's work, not the server's.
-            let body = r.bytes().await?;
-            let d = t.elapsed();
-            if !status.is_success() {
-                anyhow::bail!("{path}: {status}");
-            }
-            if i >= 5 {
-                times.push(d);
-            }
-            let text = String::from_utf8_lossy(&body);
-            rows = if as_staff {
-                text.matches("<li>").count()
-            } else {
-                text.matches("\"service_request_id\"").count()
-            };
+    Ok(client)
+}
+
+/// `samples` timed requests for `path` after five untimed ones: their times, the last body,
+/// and the time of the very first request (before anything was kept).
+async fn sample(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    samples: usize,
+) -> anyhow::Result<(Vec<Duration>, String, Duration)> {
+    let mut times = Vec::with_capacity(samples);
+    let (mut body, mut first) = (String::new(), Duration::ZERO);
+    for i in 0..samples + 5 {
+        let t = Instant::now();
+        let r = client.get(format!("{base}{path}")).send().await?;
+        let status = r.status();
+        // The whole body, as bytes: decoding it is the client's work, not the server's.
+        let bytes = r.bytes().await?;
+        let d = t.elapsed();
+        if !status.is_success() {
+            anyhow::bail!("{path}: {status}");
         }
-        println!(
-            "| {name} ({rows} rows) | p50 {} · p99 {} |",
-            ms(pct(times.clone(), 0.5)),
-            ms(pct(times, 0.99))
-        );
+        if i == 0 {
+            first = d;
+        }
+        if i >= 5 {
+            times.push(d);
+        }
+        if i + 1 == samples + 5 {
+            body = String::from_utf8_lossy(&bytes).into_owned();
+        }
     }
-    db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    Ok((times, body, first))
 }
 
 /// The SQLite writer's turn over one stretch of the bench: what share of the time some write

@@ -65,6 +65,9 @@ enum Command {
         /// Requests timed per listing.
         #[arg(long, default_value_t = 200)]
         samples: usize,
+        /// Keep the database afterwards (its folder is printed), to look at query plans.
+        #[arg(long)]
+        keep: bool,
     },
 }
 
@@ -300,6 +303,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             submits,
             clients,
             samples,
+            keep,
         } => {
             init_logs(false);
             bench::run(bench::Options {
@@ -307,6 +311,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 submits,
                 clients,
                 samples,
+                keep,
             })
             .await?;
             Ok(ExitCode::SUCCESS)
