@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use sea_orm::sea_query::{CaseStatement, Expr, Func, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
 use uuid::Uuid;
@@ -99,6 +100,33 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
+/// What the evaluation reads of a report.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Counted {
+    id: Uuid,
+    code: String,
+    category_id: Uuid,
+    agency_id: Option<Uuid>,
+    kelurahan_code: Option<String>,
+    state: String,
+    closure: Option<String>,
+    estimate_rupiah: Option<i64>,
+    confirmation: Option<String>,
+    created_us: i64,
+    closed_us: Option<i64>,
+}
+
+/// What the evaluation reads of a report's deadline.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Clock {
+    subject_id: String,
+    kind: String,
+    outcome: Option<String>,
+    due_us: Option<i64>,
+    paused_since_us: Option<i64>,
+    stopped_us: Option<i64>,
+}
+
 /// The evaluation of reports received in a month, grouped, with a total row last.
 pub async fn monthly(
     db: &Db,
@@ -112,21 +140,48 @@ pub async fn monthly(
     let Some((from, until)) = month_bounds(city, year, month) else {
         return Ok(vec![]);
     };
-    let reports = report::Entity::find()
+    // Only the columns the figures need: a busy month is tens of thousands of reports, and
+    // their descriptions, addresses and answers are most of each row.
+    let reports: Vec<Counted> = report::Entity::find()
         .filter(report::Column::CityCode.eq(&city.code))
         .filter(report::Column::CreatedUs.gte(to_us(from)))
         .filter(report::Column::CreatedUs.lt(to_us(until)))
+        .select_only()
+        .columns([
+            report::Column::Id,
+            report::Column::Code,
+            report::Column::CategoryId,
+            report::Column::AgencyId,
+            report::Column::KelurahanCode,
+            report::Column::State,
+            report::Column::Closure,
+            report::Column::EstimateRupiah,
+            report::Column::Confirmation,
+            report::Column::CreatedUs,
+            report::Column::ClosedUs,
+        ])
+        .into_model()
         .all(db.conn())
         .await?;
     let codes: Vec<String> = reports.iter().map(|r| r.code.clone()).collect();
     let ids: Vec<Uuid> = reports.iter().map(|r| r.id).collect();
     // Deadlines of those reports, by code.
-    let mut clocks: HashMap<String, Vec<sla_clock::Model>> = HashMap::new();
+    let mut clocks: HashMap<String, Vec<Clock>> = HashMap::new();
     for chunk in codes.chunks(500) {
         for c in sla_clock::Entity::find()
             .filter(sla_clock::Column::CityCode.eq(&city.code))
             .filter(sla_clock::Column::SubjectType.eq(SUBJECT))
             .filter(sla_clock::Column::SubjectId.is_in(chunk.to_vec()))
+            .select_only()
+            .columns([
+                sla_clock::Column::SubjectId,
+                sla_clock::Column::Kind,
+                sla_clock::Column::Outcome,
+                sla_clock::Column::DueUs,
+                sla_clock::Column::PausedSinceUs,
+                sla_clock::Column::StoppedUs,
+            ])
+            .into_model::<Clock>()
             .all(db.conn())
             .await?
         {
@@ -150,8 +205,12 @@ pub async fn monthly(
     }
     let cats = store::categories(db.conn(), city, false).await?;
     let agencies = platform::agencies::list(db, city, &Default::default()).await?;
-    let districts = city.districts();
-    let group_of = |r: &report::Model| -> String {
+    let prefixes: Vec<(String, String)> = city
+        .districts()
+        .into_iter()
+        .map(|d| (format!("{}.", d.code), d.name.to_string()))
+        .collect();
+    let group_of = |r: &Counted| -> String {
         match by {
             By::Agency => r
                 .agency_id
@@ -166,12 +225,8 @@ pub async fn monthly(
             By::Kecamatan => r
                 .kelurahan_code
                 .as_deref()
-                .and_then(|k| {
-                    districts
-                        .iter()
-                        .find(|d| k.starts_with(&format!("{}.", d.code)))
-                })
-                .map(|d| d.name.to_string())
+                .and_then(|k| prefixes.iter().find(|(p, _)| k.starts_with(p.as_str())))
+                .map(|(_, name)| name.to_string())
                 .unwrap_or_else(|| platform::i18n::t(lang, "mas-eval-no-kecamatan")),
         }
     };
@@ -310,6 +365,18 @@ pub struct PublicStats {
     pub closures: Vec<(ClosureKind, u64)>,
 }
 
+/// One group of the public statistics' pass over twelve months.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct StatsGroup {
+    month_no: i64,
+    category_id: Uuid,
+    closure: Option<String>,
+    is_closed: i64,
+    kelurahan_code: Option<String>,
+    n: i64,
+    rp: Option<i64>,
+}
+
 /// Statistics for `/pengaduan/statistik`: twelve months up to `now`'s month.
 pub async fn public_stats(db: &Db, city: &City, now: DateTime<Utc>) -> AppResult<PublicStats> {
     let (y, m) = month_of(city, now);
@@ -322,54 +389,84 @@ pub async fn public_stats(db: &Db, city: &City, now: DateTime<Utc>) -> AppResult
         return Ok(PublicStats::default());
     };
     let since_us = to_us(since);
+    let Some((_, until)) = month_bounds(city, y, m) else {
+        return Ok(PublicStats::default());
+    };
     let in_city = || report::Entity::find().filter(report::Column::CityCode.eq(&city.code));
     let mut st = PublicStats::default();
-    for (yy, mm) in months {
-        let Some((a, b)) = month_bounds(city, yy, mm) else {
-            continue;
-        };
-        let base = in_city()
-            .filter(report::Column::CreatedUs.gte(to_us(a)))
-            .filter(report::Column::CreatedUs.lt(to_us(b)));
-        let received = base.clone().count(db.conn()).await?;
-        let closed = base
-            .filter(report::Column::ClosedUs.is_not_null())
-            .count(db.conn())
-            .await?;
-        st.months.push((yy, mm, received, closed));
+    // The twelve months in one pass over their reports, grouped by month (its number, 0 the
+    // oldest), category, closure, whether closed, and kelurahan; a few thousand groups at most,
+    // however many reports.
+    let mut ends = Vec::with_capacity(months.len());
+    for &(yy, mm) in &months {
+        let (_, b) = month_bounds(city, yy, mm).unwrap_or((since, until));
+        ends.push(to_us(b));
     }
-    st.received = st.months.iter().map(|x| x.2).sum();
-    st.closed = st.months.iter().map(|x| x.3).sum();
-    st.open_now = in_city()
-        .filter(report::Column::ClosedUs.is_null())
-        .count(db.conn())
-        .await?;
-    // By category and closure kind in one grouped query.
-    let groups: Vec<(Uuid, Option<String>, i64, Option<i64>)> = in_city()
+    let month_no = ends
+        .iter()
+        .enumerate()
+        .fold(CaseStatement::new(), |c, (i, b)| {
+            c.case(report::Column::CreatedUs.lt(*b), i as i64)
+        })
+        .finally(months.len() as i64 - 1);
+    let is_closed = CaseStatement::new()
+        .case(report::Column::ClosedUs.is_null(), 0i64)
+        .finally(1i64);
+    let groups: Vec<StatsGroup> = in_city()
         .filter(report::Column::CreatedUs.gte(since_us))
+        .filter(report::Column::CreatedUs.lt(to_us(until)))
         .select_only()
+        .column_as(Into::<SimpleExpr>::into(month_no), "month_no")
         .column(report::Column::CategoryId)
         .column(report::Column::Closure)
+        .column_as(Into::<SimpleExpr>::into(is_closed), "is_closed")
+        .column(report::Column::KelurahanCode)
         .column_as(report::Column::Id.count(), "n")
         // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both backends give an i64.
         .column_as(
-            sea_orm::sea_query::SimpleExpr::from(sea_orm::sea_query::Func::cast_as(
-                sea_orm::sea_query::Func::sum(sea_orm::sea_query::Expr::col(
-                    report::Column::EstimateRupiah,
-                )),
+            SimpleExpr::from(Func::cast_as(
+                Func::sum(Expr::col(report::Column::EstimateRupiah)),
                 "BIGINT",
             )),
             "rp",
         )
+        // By the output's names: the CASE expressions carry bound values, which PostgreSQL
+        // would not match between the list and the grouping.
+        .group_by(Expr::col("month_no"))
         .group_by(report::Column::CategoryId)
         .group_by(report::Column::Closure)
-        .into_tuple()
+        .group_by(Expr::col("is_closed"))
+        .group_by(report::Column::KelurahanCode)
+        .into_model()
         .all(db.conn())
         .await?;
+    let mut per_month = vec![(0u64, 0u64); months.len()];
     let mut cats: BTreeMap<Uuid, (u64, u64)> = BTreeMap::new();
     let mut kinds: BTreeMap<&'static str, (ClosureKind, u64)> = BTreeMap::new();
-    for (cat, closure, n, rp) in groups {
+    let mut kel: BTreeMap<String, u64> = BTreeMap::new();
+    for StatsGroup {
+        month_no: month,
+        category_id: cat,
+        closure,
+        is_closed: closed,
+        kelurahan_code: kelurahan,
+        n,
+        rp,
+    } in groups
+    {
         let n = n.max(0) as u64;
+        if let Some(x) = usize::try_from(month)
+            .ok()
+            .and_then(|i| per_month.get_mut(i))
+        {
+            x.0 += n;
+            if closed == 1 {
+                x.1 += n;
+            }
+        }
+        if let Some(k) = kelurahan {
+            *kel.entry(k).or_default() += n;
+        }
         let e = cats.entry(cat).or_default();
         e.0 += n;
         if let Some(k) = closure.as_deref().and_then(ClosureKind::parse) {
@@ -385,27 +482,36 @@ pub async fn public_stats(db: &Db, city: &City, now: DateTime<Utc>) -> AppResult
             }
         }
     }
+    st.months = months
+        .iter()
+        .zip(per_month)
+        .map(|(&(yy, mm), (received, closed))| (yy, mm, received, closed))
+        .collect();
+    st.received = st.months.iter().map(|x| x.2).sum();
+    st.closed = st.months.iter().map(|x| x.3).sum();
+    // Open now, whenever received: counted along the state index (a report has its closing
+    // instant exactly while its state is a closed one).
+    let open: Vec<&'static str> = State::ALL
+        .iter()
+        .filter(|s| !s.is_closed())
+        .map(|s| s.code())
+        .collect();
+    st.open_now = in_city()
+        .filter(report::Column::State.is_in(open))
+        .count(db.conn())
+        .await?;
     st.by_category = cats.into_iter().map(|(c, (a, b))| (c, a, b)).collect();
     st.by_category.sort_by_key(|x| std::cmp::Reverse(x.1));
     st.closures = kinds.into_values().collect();
     st.closures.sort_by_key(|x| std::cmp::Reverse(x.1));
-    // By kecamatan: grouped by kelurahan, folded into its kecamatan.
-    let kel: Vec<(Option<String>, i64)> = in_city()
-        .filter(report::Column::CreatedUs.gte(since_us))
-        .select_only()
-        .column(report::Column::KelurahanCode)
-        .column_as(report::Column::Id.count(), "n")
-        .group_by(report::Column::KelurahanCode)
-        .into_tuple()
-        .all(db.conn())
-        .await?;
+    // By kecamatan: the kelurahan's counts folded into their kecamatan.
     let mut kec: BTreeMap<String, u64> = BTreeMap::new();
     for d in city.districts() {
         let prefix = format!("{}.", d.code);
         let n: u64 = kel
             .iter()
-            .filter(|(k, _)| k.as_deref().is_some_and(|k| k.starts_with(&prefix)))
-            .map(|(_, n)| n.max(&0).unsigned_abs())
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, n)| *n)
             .sum();
         kec.insert(d.name.to_string(), n);
     }

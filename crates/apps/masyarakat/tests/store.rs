@@ -1608,6 +1608,25 @@ db_test!(
     public_map_hides_confidential_reports_and_statistics_count_them,
     async |t: &TestDb| {
         let w = world(t).await;
+        // One report from September, named by its kelurahan, still open.
+        w.clock.set(wib(2026, 9, 10, 9, 0));
+        let p = photo(&w, t, &w.citizen).await;
+        store::submit(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.citizen,
+            &ReportInput {
+                lat: String::new(),
+                lon: String::new(),
+                kelurahan: "12.75.02.1001".into(),
+                ..report_input(p)
+            },
+        )
+        .await
+        .unwrap();
+        w.clock.set(wib(2026, 11, 23, 9, 0));
         let mut codes = Vec::new();
         for privacy in ["public", "anonymous", "confidential"] {
             let p = photo(&w, t, &w.citizen).await;
@@ -1727,22 +1746,42 @@ db_test!(
         let s = masyarakat::evaluation::public_stats(&t.db, &w.city, w.clock.now_utc())
             .await
             .unwrap();
-        assert_eq!((s.received, s.closed, s.open_now), (3, 2, 1));
+        assert_eq!((s.received, s.closed, s.open_now), (4, 2, 2));
         assert_eq!((s.fixed_directly, s.needs_budget), (1, 1));
         assert_eq!(s.needs_budget_rupiah, 25_000_000);
         assert_eq!(s.median_days_to_fix, Some(2.0));
         assert_eq!(s.months.len(), 12);
         assert_eq!(s.months.last().unwrap(), &(2026, 11, 3, 2));
         assert_eq!(
+            s.months[9],
+            (2026, 9, 1, 0),
+            "September's report in its month"
+        );
+        assert_eq!(s.months[10], (2026, 10, 0, 0));
+        assert_eq!(
             s.months.first().unwrap().0 * 12 + s.months.first().unwrap().1 as i32,
             2025 * 12 + 12
         );
         assert_eq!(s.by_category.len(), 1);
-        assert_eq!((s.by_category[0].1, s.by_category[0].2), (3, 2));
+        assert_eq!((s.by_category[0].1, s.by_category[0].2), (4, 2));
         assert_eq!(s.followed_up_on_time, (2, 2));
         assert_eq!(s.closures.len(), 2);
-        // No kelurahan was given: every kecamatan shows zero.
-        assert!(s.by_kecamatan.iter().all(|(_, n)| *n == 0));
+        // Only September's report named a kelurahan: its kecamatan counts one, the rest zero.
+        let kec = w
+            .city
+            .districts()
+            .into_iter()
+            .find(|d| d.code == "12.75.02")
+            .unwrap()
+            .name
+            .to_string();
+        assert_eq!(
+            s.by_kecamatan
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .collect::<Vec<_>>(),
+            vec![&(kec, 1)]
+        );
         assert_eq!(s.by_kecamatan.len(), 5);
     }
 );

@@ -1891,20 +1891,23 @@ pub async fn public_statistics(
     ctx: Ctx,
 ) -> AppResult<impl IntoResponse> {
     use platform::web::chart::{Group, Series, columns, hbars};
-    // Counted in the database over twelve months: kept for five minutes, as anyone may ask.
+    // Counted in the database over twelve months (a second or so with a million reports): kept
+    // for five minutes, as anyone may ask, then counted anew in the background while visitors
+    // still get the last count.
     static STATS: std::sync::LazyLock<platform::memo::Memo<crate::evaluation::PublicStats>> =
-        std::sync::LazyLock::new(|| platform::memo::Memo::new(std::time::Duration::from_secs(300)));
-    let key = platform::memo::key(&st.db, &ctx.city);
-    let s = match STATS.get(&key) {
-        Some(s) => s,
-        None => {
-            let now = st.notifier.now();
-            STATS.put(
-                key,
-                crate::evaluation::public_stats(&st.db, &ctx.city, now).await?,
+        std::sync::LazyLock::new(|| {
+            platform::memo::Memo::stale_while_refreshing(
+                std::time::Duration::from_secs(300),
+                std::time::Duration::from_secs(3600),
             )
-        }
-    };
+        });
+    let key = platform::memo::key(&st.db, &ctx.city);
+    let (db, city, now) = (st.db.clone(), ctx.city.clone(), st.notifier.now());
+    let s = STATS
+        .get_or_refresh(key, async move || {
+            crate::evaluation::public_stats(&db, &city, now).await
+        })
+        .await?;
     let cats = store::categories(st.db.conn(), &ctx.city, false).await?;
     let pct = |a: u64, b: u64| {
         (a * 100 + b / 2)
