@@ -117,3 +117,26 @@ test('desktop and phone: the staff workspace, inbox, a case, the evaluation and 
   await ctx.close();
   assert.deepEqual(found, []);
 });
+
+test('phone: a staff header keeps to two rows; its links scroll sideways and each can be reached', async () => {
+  const phone = VIEWPORTS.find((v) => v.name === 'phone');
+  const { ctx, page } = await open(phone, 'admin');
+  await page.goto(`${BASE}/staf`);
+  const header = await page.locator('header.top').boundingBox();
+  assert.ok(header.height < 130, `header ${header.height}px tall`);
+  // The workspace, the bell and the account come first, within the screen.
+  const first = await page.locator('nav.main li:visible').evaluateAll((lis) =>
+    lis.map((li) => ({ text: li.textContent.trim(), order: getComputedStyle(li).order, right: li.getBoundingClientRect().right }))
+      .sort((a, b) => a.order - b.order || 0));
+  assert.equal(first[0].text, 'Meja kerja');
+  assert.ok(first.slice(0, 3).every((x) => x.right <= 360), JSON.stringify(first.slice(0, 3)));
+  // The last link starts off the screen; given focus, it is scrolled into view.
+  const audit = page.locator('nav.main a[href$="/audit"]');
+  assert.ok((await audit.boundingBox()).x > 360, 'the audit log starts off the screen');
+  await audit.focus();
+  const box = await audit.boundingBox();
+  assert.ok(box.x >= 0 && box.x + box.width <= 360, `focused: ${JSON.stringify(box)}`);
+  await Promise.all([page.waitForURL(/\/audit$/), audit.click()]);
+  assert.deepEqual(await findings(page, 'phone /audit'), []);
+  await ctx.close();
+});
