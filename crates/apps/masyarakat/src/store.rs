@@ -2481,51 +2481,95 @@ pub async fn inbox(
     Ok(rows.into_iter().map(|m| to_report(m, vec![])).collect())
 }
 
+/// Where a page of the list by deadline ends: the last row's running clock, by due instant and
+/// then id (the order of the list and of the clocks' index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueCursor {
+    pub due_us: i64,
+    pub clock: Uuid,
+}
+
+impl DueCursor {
+    /// As it goes into a URL: `<due µs>.<clock id>`.
+    pub fn to_param(self) -> String {
+        format!("{}.{}", self.due_us, self.clock.simple())
+    }
+
+    /// What `to_param` wrote; anything else is `None` (the list then starts at the top).
+    pub fn parse(s: &str) -> Option<DueCursor> {
+        let (due, clock) = s.split_once('.')?;
+        Some(DueCursor {
+            due_us: due.parse().ok()?,
+            clock: Uuid::parse_str(clock).ok()?,
+        })
+    }
+}
+
 /// The next things to do: the reports whose deadline runs, the nearest due first (the most
-/// overdue at the top), each with its due instant. A clock that waits for the reporter's
-/// answer is left out. Paged by position: the reports with a running clock are the open
-/// workload, not the whole history.
+/// overdue at the top), each with its due instant and its place in the list. A clock that
+/// waits for the reporter's answer is left out. Paged by position in the clocks' index
+/// (`after`: the previous page's last), so a page neither skips nor repeats a report when
+/// others are handled meanwhile, and reads no more of the index however deep it goes.
 pub async fn inbox_by_due(
     db: &Db,
     city: &City,
     f: &InboxFilter,
     now: DateTime<Utc>,
     limit: u64,
-    skip: u64,
-) -> AppResult<Vec<(Report, Option<DateTime<Utc>>)>> {
+    after: Option<DueCursor>,
+) -> AppResult<Vec<(Report, DateTime<Utc>, DueCursor)>> {
     use platform::entity::sla_clock;
+    use sea_orm::sea_query::ExprTrait;
     // Driven by the running clocks in due order (their index), not by sorting the reports.
     let clock: sea_orm::RelationDef = report::Entity::belongs_to(sla_clock::Entity)
         .from((report::Column::CityCode, report::Column::Code))
         .to((sla_clock::Column::CityCode, sla_clock::Column::SubjectId))
         .into();
-    let rows = filtered(city, f, now)
+    let mut q = filtered(city, f, now)
         .join(sea_orm::JoinType::InnerJoin, clock)
         .filter(sla_clock::Column::StoppedUs.is_null())
         .filter(sla_clock::Column::SubjectType.eq(SUBJECT))
         .filter(sla_clock::Column::PausedSinceUs.is_null())
+        .filter(sla_clock::Column::DueUs.is_not_null());
+    if let Some(a) = after {
+        let col = |c: sla_clock::Column| Expr::col((sla_clock::Entity, c));
+        q = q.filter(
+            Expr::tuple([col(sla_clock::Column::DueUs), col(sla_clock::Column::Id)])
+                .gt(Expr::tuple([Expr::value(a.due_us), Expr::value(a.clock)])),
+        );
+    }
+    let rows = q
         .order_by_asc(sla_clock::Column::DueUs)
         .order_by_asc(sla_clock::Column::Id)
         .limit(limit)
-        .offset(platform::db::offset(skip))
         .all(db.conn())
         .await?;
     let codes: Vec<String> = rows.iter().map(|m| m.code.clone()).collect();
-    let due: BTreeMap<String, i64> = sla_clock::Entity::find()
+    let clocks: BTreeMap<String, DueCursor> = sla_clock::Entity::find()
         .filter(sla_clock::Column::CityCode.eq(&city.code))
         .filter(sla_clock::Column::SubjectType.eq(SUBJECT))
         .filter(sla_clock::Column::SubjectId.is_in(codes))
         .filter(sla_clock::Column::StoppedUs.is_null())
+        .filter(sla_clock::Column::PausedSinceUs.is_null())
         .all(db.conn())
         .await?
         .into_iter()
-        .filter_map(|c| Some((c.subject_id, c.due_us?)))
+        .filter_map(|c| {
+            let due_us = c.due_us?;
+            Some((
+                c.subject_id,
+                DueCursor {
+                    due_us,
+                    clock: c.id,
+                },
+            ))
+        })
         .collect();
     Ok(rows
         .into_iter()
-        .map(|m| {
-            let d = due.get(&m.code).map(|u| from_us(*u));
-            (to_report(m, vec![]), d)
+        .filter_map(|m| {
+            let c = *clocks.get(&m.code)?;
+            Some((to_report(m, vec![]), from_us(c.due_us), c))
         })
         .collect())
 }

@@ -846,12 +846,20 @@ db_test!(
             page.contains("urut=tenggat"),
             "the order is kept in the links"
         );
-        // A page past any SQL offset is empty, not a failed bind.
+        // A page after the last possible deadline is empty; a position that is not one starts
+        // at the top.
         let r = officer
-            .get("/staf/pengaduan?urut=tenggat&lewati=18446744073709551615")
+            .get("/staf/pengaduan?urut=tenggat&setelah=9223372036854775807.ffffffffffffffffffffffffffffffff")
             .await;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(due_cells(&r.text().await.unwrap()), 0);
+        for bad in ["rusak", "18446744073709551616.x", ".", "1."] {
+            let r = officer
+                .get(&format!("/staf/pengaduan?urut=tenggat&setelah={bad}"))
+                .await;
+            assert_eq!(r.status(), StatusCode::OK, "{bad}");
+            assert_eq!(due_cells(&r.text().await.unwrap()), 2, "{bad}");
+        }
         // Newest first, the same reports still show when they are due.
         let page = officer.get("/staf/pengaduan").await.text().await.unwrap();
         assert_eq!(due_cells(&page), 2, "{page}");

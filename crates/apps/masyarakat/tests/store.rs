@@ -2273,18 +2273,22 @@ db_test!(
         .await
         .unwrap();
         let now = w.clock.now_utc();
-        let by_due = async |f: &store::InboxFilter, limit: u64, skip: u64| {
-            store::inbox_by_due(&t.db, &w.city, f, now, limit, skip)
+        let page_by_due = async |f: &store::InboxFilter, limit: u64, after| {
+            store::inbox_by_due(&t.db, &w.city, f, now, limit, after)
                 .await
                 .unwrap()
+        };
+        let by_due = async |f: &store::InboxFilter, limit: u64, after| {
+            page_by_due(f, limit, after)
+                .await
                 .into_iter()
-                .map(|(r, due)| (r.code, due))
+                .map(|(r, due, _)| (r.code, Some(due)))
                 .collect::<Vec<_>>()
         };
         let all = store::InboxFilter::default();
         // Nearest due first; the one on hold waits for its reporter, not for staff.
         assert_eq!(
-            by_due(&all, 50, 0).await,
+            by_due(&all, 50, None).await,
             vec![
                 (codes[0].clone(), Some(wib(2026, 11, 26, 9, 0))),
                 (codes[2].clone(), Some(wib(2026, 11, 27, 9, 0))),
@@ -2297,21 +2301,33 @@ db_test!(
             ..Default::default()
         };
         assert_eq!(
-            by_due(&received, 50, 0)
+            by_due(&received, 50, None)
                 .await
                 .into_iter()
                 .map(|x| x.0)
                 .collect::<Vec<_>>(),
             vec![codes[0].clone(), codes[2].clone()]
         );
+        let first = page_by_due(&all, 2, None).await;
+        let cursor = first.last().map(|x| x.2);
         assert_eq!(
-            by_due(&all, 2, 1)
+            first.iter().map(|x| x.0.code.clone()).collect::<Vec<_>>(),
+            vec![codes[0].clone(), codes[2].clone()]
+        );
+        assert_eq!(
+            store::DueCursor::parse(&cursor.unwrap().to_param()),
+            cursor,
+            "the cursor survives the URL"
+        );
+        assert_eq!(
+            by_due(&all, 2, cursor)
                 .await
                 .into_iter()
                 .map(|x| x.0)
                 .collect::<Vec<_>>(),
-            vec![codes[2].clone(), codes[3].clone()]
+            vec![codes[3].clone()]
         );
+
         // Newest first lists them all.
         let newest: Vec<String> = store::inbox(&t.db, &w.city, &all, now, 50, None)
             .await
@@ -2339,5 +2355,31 @@ db_test!(
                 .unwrap()
                 .is_empty()
         );
+        // The first report on the first page is sent on while someone reads that page: its
+        // verification stops and its follow-up runs, due later. The next page still starts
+        // after the page that was read (by position it would have skipped the third report).
+        store::act(
+            &t.db,
+            &w.n,
+            &w.files,
+            &w.city,
+            &w.verifier,
+            &codes[0],
+            &ActionInput {
+                agency: w.pupr.to_string(),
+                ..act("dispose")
+            },
+        )
+        .await
+        .unwrap();
+        let mut next: Vec<String> = by_due(&all, 50, cursor)
+            .await
+            .into_iter()
+            .map(|x| x.0)
+            .collect();
+        next.sort();
+        let mut want = vec![codes[0].clone(), codes[3].clone()];
+        want.sort();
+        assert_eq!(next, want);
     }
 );

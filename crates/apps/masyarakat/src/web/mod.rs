@@ -527,7 +527,7 @@ struct InboxPage {
     agencies: Vec<Agency>,
     kelurahan: Vec<(String, String)>,
     q: InboxQuery,
-    /// The next page's position in the query string (`sebelum=…` or `lewati=…`).
+    /// The next page's position in the query string (`sebelum=…` or `setelah=…`).
     next: Option<String>,
     /// By code, when listed by deadline: the running deadline's due time.
     dues: std::collections::HashMap<String, String>,
@@ -568,9 +568,10 @@ pub struct InboxQuery {
     /// `tenggat`: the next things to do first (running deadlines, nearest due first).
     #[serde(default)]
     pub urut: String,
-    /// Where the page starts, when listed by deadline.
+    /// Where the page starts, when listed by deadline: after this running clock
+    /// ([`store::DueCursor`]).
     #[serde(default)]
-    pub lewati: String,
+    pub setelah: String,
     /// `peta`: the map of (up to 1,000 of) the filtered reports above the list.
     #[serde(default)]
     pub tampil: String,
@@ -833,14 +834,20 @@ pub async fn inbox(
     let now = st.notifier.now();
     let map_mode = q.tampil == "peta";
     let by_due = q.urut == "tenggat" && !map_mode;
-    let skip = q.lewati.parse::<u64>().unwrap_or(0);
     let tz = s.ctx.city.tz;
+    let mut due_next = None;
     let mut list: Vec<Report> = if by_due {
-        store::inbox_by_due(&st.db, &s.ctx.city, &filter, now, PAGE as u64 + 1, skip)
-            .await?
-            .into_iter()
-            .map(|(r, _)| r)
-            .collect()
+        let rows = store::inbox_by_due(
+            &st.db,
+            &s.ctx.city,
+            &filter,
+            now,
+            PAGE as u64 + 1,
+            store::DueCursor::parse(&q.setelah),
+        )
+        .await?;
+        due_next = rows.get(PAGE - 1).map(|x| x.2);
+        rows.into_iter().map(|(r, _, _)| r).collect()
     } else {
         store::inbox(
             &st.db,
@@ -885,8 +892,8 @@ pub async fn inbox(
         None
     };
     let next = (list.len() > PAGE).then(|| {
-        if by_due {
-            format!("lewati={}", skip.saturating_add(PAGE as u64))
+        if let Some(c) = due_next.filter(|_| by_due) {
+            format!("setelah={}", c.to_param())
         } else {
             format!("sebelum={}", list[PAGE - 1].id)
         }
