@@ -21,18 +21,50 @@ fn esc(t: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The drawing's width in its own units. Narrow, so that on a phone (about 330 px across) a
+/// unit is about a pixel and the 13-unit text reads as 13 px; a desk's screen draws it larger
+/// and the stylesheet makes the text smaller there.
+const WIDTH: f64 = 340.0;
+/// One line of text, in units.
+const LINE: f64 = 17.0;
+
+/// The legend's entries, placed in as many rows as the width needs: (x, row, series).
+fn legend_layout<'a>(series: &'a [Series<'a>]) -> Vec<(f64, usize, &'a Series<'a>)> {
+    let mut out = Vec::new();
+    let (mut x, mut row) = (0.0, 0);
+    for se in series {
+        // About 7.2 units a character at 13 units, the swatch and a gap.
+        let w = 16.0 + 7.2 * se.label.chars().count() as f64 + 12.0;
+        if x > 0.0 && x + w > WIDTH {
+            x = 0.0;
+            row += 1;
+        }
+        out.push((x, row, se));
+        x += w;
+    }
+    out
+}
+
+/// How tall the legend is.
+fn legend_height(series: &[Series]) -> f64 {
+    legend_layout(series)
+        .last()
+        .map(|(_, row, _)| (*row as f64 + 1.0) * LINE)
+        .unwrap_or(0.0)
+}
+
+/// The legend, its first row's baseline at `y`.
 fn legend(series: &[Series], y: f64) -> String {
     let mut s = String::new();
-    let mut x = 0.0;
-    for se in series {
+    for (x, row, se) in legend_layout(series) {
+        let y = y + row as f64 * LINE;
         s.push_str(&format!(
-            "<rect x=\"{x:.0}\" y=\"{:.0}\" width=\"10\" height=\"10\" class=\"{}\"/><text x=\"{:.0}\" y=\"{y:.0}\" class=\"lbl\">{}</text>",
-            y - 9.0,
+            "<rect x=\"{x:.0}\" y=\"{:.0}\" width=\"11\" height=\"11\" class=\"{}\"/><text x=\"{:.0}\" y=\"{y:.0}\" class=\"lbl\">{}</text>",
+            y - 10.0,
             esc(se.class),
-            x + 14.0,
+            x + 16.0,
             esc(se.label)
         ));
-        x += 24.0 + 6.5 * se.label.chars().count() as f64;
     }
     s
 }
@@ -45,35 +77,37 @@ pub fn hbars(title: &str, series: &[Series], groups: &[Group]) -> String {
         .max()
         .unwrap_or(0)
         .max(1) as f64;
-    let (width, bar_w, bar_h) = (400.0, 330.0, 9.0);
-    let row_h = 16.0 + (bar_h + 2.0) * series.len() as f64 + 6.0;
-    let h = row_h * groups.len() as f64 + 24.0;
+    // Room after the longest bar for its number.
+    let (bar_w, bar_h, gap) = (WIDTH - 56.0, 12.0, 3.0);
+    let row_h = LINE + 2.0 + (bar_h + gap) * series.len() as f64 + 8.0;
+    let body = row_h * groups.len() as f64;
+    let h = body + 8.0 + legend_height(series);
     let mut s = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {width} {h:.0}\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>",
+        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {h:.0}\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>",
         t = esc(title)
     );
     for (i, g) in groups.iter().enumerate() {
         let y = i as f64 * row_h;
-        let name: String = g.label.chars().take(48).collect();
+        let name: String = g.label.chars().take(44).collect();
         s.push_str(&format!(
             "<text x=\"0\" y=\"{:.0}\" class=\"lbl\">{}</text>",
-            y + 12.0,
+            y + 13.0,
             esc(&name)
         ));
         for (k, se) in series.iter().enumerate() {
             let v = g.values.get(k).copied().unwrap_or(0);
-            let by = y + 16.0 + k as f64 * (bar_h + 2.0);
+            let by = y + LINE + 2.0 + k as f64 * (bar_h + gap);
             let w = v as f64 / max * bar_w;
             s.push_str(&format!(
                 "<rect x=\"0\" y=\"{by:.0}\" width=\"{w:.1}\" height=\"{bar_h}\" class=\"{}\"><title>{}: {v}</title></rect><text x=\"{:.1}\" y=\"{:.0}\" class=\"num\">{v}</text>",
                 esc(se.class),
                 esc(se.label),
                 w + 4.0,
-                by + 8.0
+                by + 10.0
             ));
         }
     }
-    s.push_str(&legend(series, h - 6.0));
+    s.push_str(&legend(series, body + 8.0 + 11.0));
     s.push_str("</svg>");
     s
 }
@@ -86,17 +120,29 @@ pub fn columns(title: &str, series: &[Series], groups: &[Group]) -> String {
         .max()
         .unwrap_or(0)
         .max(1);
-    let (width, plot_h, left) = (400.0, 150.0, 28.0);
-    let slot = (width - left) / groups.len().max(1) as f64;
+    let (plot_h, left) = (150.0, 6.0 + 7.2 * max.to_string().len() as f64);
+    let slot = (WIDTH - left) / groups.len().max(1) as f64;
     let col_w = (slot - 4.0) / series.len().max(1) as f64;
-    let h = plot_h + 44.0;
+    let body = plot_h + 4.0 + LINE;
+    let h = body + 10.0 + legend_height(series);
     let mut s = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {width} {h:.0}\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>",
+        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {h:.0}\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>",
         t = esc(title)
     );
     s.push_str(&format!(
-        "<text x=\"0\" y=\"10\" class=\"num\">{max}</text><text x=\"0\" y=\"{plot_h:.0}\" class=\"num\">0</text><line x1=\"{left}\" y1=\"{plot_h:.0}\" x2=\"{width}\" y2=\"{plot_h:.0}\" class=\"axis\"/>"
+        "<text x=\"0\" y=\"11\" class=\"num\">{max}</text><text x=\"0\" y=\"{plot_h:.0}\" class=\"num\">0</text><line x1=\"{left:.1}\" y1=\"{plot_h:.0}\" x2=\"{WIDTH}\" y2=\"{plot_h:.0}\" class=\"axis\"/>"
     ));
+    // Where the labels do not fit side by side, every other one.
+    let longest = groups
+        .iter()
+        .map(|g| g.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let every = if slot < 7.2 * longest as f64 + 4.0 {
+        2
+    } else {
+        1
+    };
     for (i, g) in groups.iter().enumerate() {
         let x0 = left + i as f64 * slot + 2.0;
         for (k, se) in series.iter().enumerate() {
@@ -112,14 +158,17 @@ pub fn columns(title: &str, series: &[Series], groups: &[Group]) -> String {
                 esc(se.label)
             ));
         }
-        s.push_str(&format!(
-            "<text x=\"{:.1}\" y=\"{:.0}\" class=\"lbl\" text-anchor=\"middle\">{}</text>",
-            x0 + slot / 2.0 - 2.0,
-            plot_h + 14.0,
-            esc(&g.label)
-        ));
+        // Counted from the last, so the latest month always has its label.
+        if (groups.len() - 1 - i).is_multiple_of(every) {
+            s.push_str(&format!(
+                "<text x=\"{:.1}\" y=\"{:.0}\" class=\"lbl\" text-anchor=\"middle\">{}</text>",
+                x0 + slot / 2.0 - 2.0,
+                plot_h + 4.0 + 13.0,
+                esc(&g.label)
+            ));
+        }
     }
-    s.push_str(&legend(series, h - 6.0));
+    s.push_str(&legend(series, body + 10.0 + 11.0));
     s.push_str("</svg>");
     s
 }
@@ -155,11 +204,53 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("Dinas &lt;PUPR&gt; &amp; co"));
         assert!(!svg.contains("<PUPR>"));
-        // 10 is the full 330 units, 5 half of it, 0 nothing.
-        assert!(svg.contains("width=\"330.0\""));
-        assert!(svg.contains("width=\"165.0\""));
+        // 10 is the full 284 units, 5 half of it, 0 nothing.
+        assert!(svg.contains("width=\"284.0\""));
+        assert!(svg.contains("width=\"142.0\""));
         assert!(svg.contains("width=\"0.0\""));
         assert!(svg.contains("<title>Per OPD</title>"));
+    }
+
+    #[test]
+    fn a_long_legend_wraps_within_the_width_and_the_drawing_grows_to_hold_it() {
+        let long = [
+            Series {
+                label: "Masuk",
+                class: "b-recv",
+            },
+            Series {
+                label: "Diperbaiki langsung",
+                class: "b-fixed",
+            },
+            Series {
+                label: "Perlu anggaran (jumlah, perkiraan biaya)",
+                class: "b-budget",
+            },
+        ];
+        let rows = legend_layout(&long);
+        assert_eq!(rows.iter().map(|r| r.1).collect::<Vec<_>>(), vec![0, 0, 1]);
+        for (x, _, se) in &rows {
+            assert!(
+                x + 16.0 + 7.2 * se.label.chars().count() as f64 <= WIDTH,
+                "{}",
+                se.label
+            );
+        }
+        let g = vec![Group {
+            label: "DLH".into(),
+            values: vec![3, 1, 1],
+        }];
+        let height = |svg: &str| -> f64 {
+            svg.split("viewBox=\"0 0 340 ")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap()
+        };
+        assert_eq!(
+            height(&hbars("x", &long, &g)) - height(&hbars("x", &long[..2], &g)),
+            17.0 + 15.0
+        );
     }
 
     #[test]
@@ -172,6 +263,17 @@ mod tests {
             .collect();
         let svg = columns("Per bulan", &S, &g);
         assert_eq!(svg.matches("class=\"b-recv\"").count(), 12 + 1);
+        assert_eq!(svg.matches("text-anchor=\"middle\"").count(), 12);
+        // Longer labels beside a wide axis number: every other month, the last among them.
+        let g: Vec<Group> = (1..=12)
+            .map(|m| Group {
+                label: format!("M{m:02}"),
+                values: vec![100_000 * (m == 12) as u64, 0],
+            })
+            .collect();
+        let svg = columns("Per bulan", &S, &g);
+        assert_eq!(svg.matches("text-anchor=\"middle\"").count(), 6);
+        assert!(svg.contains(">M12</text>") && !svg.contains(">M11</text>"));
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
         assert!(columns("x", &S, &[]).ends_with("</svg>"));
     }
