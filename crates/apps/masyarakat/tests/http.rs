@@ -705,6 +705,91 @@ db_test!(
 );
 
 db_test!(
+    the_list_by_deadline_pages_on_from_the_last_deadline_shown,
+    async |t: &TestDb| {
+        let (app, _) = app(t).await;
+        let c = platform::city::get(&t.db, "12.75").await.unwrap().unwrap();
+        let acc = platform::accounts::list(&t.db, &c, &Default::default(), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.nik.as_deref() == Some("1275021508900001"))
+            .unwrap();
+        let (token, _) = platform::sessions::create_token(&t.db, &c, &acc, "hp")
+            .await
+            .unwrap();
+        let http = reqwest::Client::new();
+        let up: serde_json::Value = http
+            .post(app.url("/api/v1/files"))
+            .bearer_auth(&token)
+            .multipart(reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(jpeg()).file_name("a.jpg"),
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // One more than a page.
+        let mut codes = Vec::new();
+        for i in 0..51 {
+            let body = serde_json::json!({"category": "lampu-jalan", "description": format!("Lampu jalan mati nomor {i}."), "lat": "3.6001", "lon": "98.4852", "photos": [up["id"]]});
+            let r = http
+                .post(app.url("/api/v1/pengaduan"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let rep: serde_json::Value = r.json().await.unwrap();
+            codes.push(rep["code"].as_str().unwrap().to_string());
+        }
+        let op = app.browser();
+        op.login("", "operator", "rahasia-123").await;
+        let listed = |page: &str| -> Vec<String> {
+            codes
+                .iter()
+                .filter(|c| page.contains(&format!(">{c}<")))
+                .cloned()
+                .collect()
+        };
+        let first = op
+            .get("/staf/pengaduan?urut=tenggat")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(listed(&first).len(), 50);
+        let next = first
+            .split("<nav class=\"pager\"><a href=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("a link to the next page")
+            .replace("&#38;", "&")
+            .replace("&amp;", "&");
+        assert!(
+            next.contains("urut=tenggat") && next.contains("&setelah="),
+            "{next}"
+        );
+        let second = op.get(&next).await.text().await.unwrap();
+        let mut all = listed(&first);
+        all.extend(listed(&second));
+        assert_eq!(listed(&second).len(), 1, "the one left");
+        all.sort();
+        let mut want = codes.clone();
+        want.sort();
+        assert_eq!(all, want, "each once");
+        assert!(
+            !second.contains("<nav class=\"pager\">"),
+            "no page after the last"
+        );
+    }
+);
+
+db_test!(
     maps_statistics_bulk_disposition_replies_and_settings,
     async |t: &TestDb| {
         let (app, _pupr) = app(t).await;
