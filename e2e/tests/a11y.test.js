@@ -138,5 +138,15 @@ test('phone: a staff header keeps to two rows; its links scroll sideways and eac
   assert.ok(box.x >= 0 && box.x + box.width <= 360, `focused: ${JSON.stringify(box)}`);
   await Promise.all([page.waitForURL(/\/audit$/), audit.click()]);
   assert.deepEqual(await findings(page, 'phone /audit'), []);
+  // The inbox puts its list first on a phone: the filters are one tap away.
+  await page.goto(`${BASE}/staf/pengaduan`);
+  assert.equal(await page.isVisible('#status'), false);
+  await page.click('details.filters-box summary');
+  assert.equal(await page.isVisible('#status'), true);
   await ctx.close();
+  // On a desk's screen they stand open.
+  const desk = await open(VIEWPORTS.find((v) => v.name === 'desktop'), 'admin');
+  await desk.page.goto(`${BASE}/staf/pengaduan`);
+  assert.equal(await desk.page.isVisible('#status'), true);
+  await desk.ctx.close();
 });

@@ -1,5 +1,9 @@
 // Balaikota: small enhancements only; every page works without this script.
 (function () {
+  // Filters folded away on a phone, so the list comes first, stand open on a desk's screen.
+  if (window.matchMedia && window.matchMedia('(min-width: 720px)').matches) {
+    document.querySelectorAll('details[data-wide-open]').forEach(function (d) { d.open = true; });
+  }
   // Registers the service worker (offline shell).
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('/sw.js').catch(function () {});

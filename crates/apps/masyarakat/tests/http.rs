@@ -763,6 +763,24 @@ db_test!(
             .await
             .unwrap();
         assert_eq!(listed(&first).len(), 50);
+        // On a phone the filters are folded away (the list comes first) unless some narrow the
+        // list; the order is not a filter.
+        assert!(
+            first.contains(
+                "<details class=\"filters-box\" data-wide-open><summary>Saring</summary>"
+            ),
+            "{first}"
+        );
+        let narrowed = op
+            .get("/staf/pengaduan?status=diterima&terlambat=1&urut=tenggat")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            narrowed.contains("data-wide-open open><summary>Saring (2)</summary>"),
+            "{narrowed}"
+        );
         let next = first
             .split("<nav class=\"pager\"><a href=\"")
             .nth(1)

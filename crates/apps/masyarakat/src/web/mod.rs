@@ -578,6 +578,20 @@ pub struct InboxQuery {
 }
 
 impl InboxQuery {
+    /// How many filters narrow the list (the order is not one).
+    fn active(&self) -> usize {
+        [
+            &self.status,
+            &self.kategori,
+            &self.opd,
+            &self.kelurahan,
+            &self.terlambat,
+        ]
+        .iter()
+        .filter(|v| !v.is_empty())
+        .count()
+    }
+
     /// The filters as a query string (for the pager and the list/map switch).
     fn filters(&self) -> String {
         self.sorted(&self.urut)
