@@ -181,6 +181,7 @@ error-text-500 = What was already saved is not lost. Please try again in a momen
 error-csrf = This form has expired. Reload the page and send it again.
 error-unknown-city = This city code is not known on this system.
 error-back-home = Back to the home page
+error-back-workspace = Back to your workspace
 
 err-required = Required.
 err-too_long = Too long.

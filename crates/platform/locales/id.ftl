@@ -181,6 +181,7 @@ error-text-500 = Isian Anda tidak hilang dari sistem kami jika sudah tersimpan. 
 error-csrf = Formulir ini sudah kedaluwarsa. Muat ulang halaman lalu kirim lagi.
 error-unknown-city = Kode kota ini tidak dikenal di sistem ini.
 error-back-home = Kembali ke beranda
+error-back-workspace = Kembali ke meja kerja
 
 err-required = Wajib diisi.
 err-too_long = Isian terlalu panjang.

@@ -784,10 +784,26 @@ db_test!(health_setup_and_metrics, async |t: &TestDb| {
             .contains("default-src 'self'")
     );
     assert!(r.headers().contains_key("x-request-id"));
-    // an unknown page is a 404 page in Indonesian
+    // an unknown page is a 404 page in Indonesian, in the city's frame
     let r = b.get("/tidak-ada").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert!(body(r).await.contains("Halaman tidak ditemukan"));
+    let html = body(r).await;
+    assert!(html.contains("Halaman tidak ditemukan"), "{html}");
+    assert!(
+        html.contains("<nav class=\"main\"") && html.contains("Kota Palu"),
+        "the city's header and links: {html}"
+    );
+    // (signed in as staff here: back to the workspace)
+    assert!(
+        html.contains("href=\"/staf\">Kembali ke meja kerja</a>"),
+        "{html}"
+    );
+    let anon = app.browser();
+    let html = body(anon.get("/tidak-ada").await).await;
+    assert!(
+        html.contains("href=\"/masuk\"") && html.contains("href=\"/\">Kembali ke beranda</a>"),
+        "{html}"
+    );
 });
 
 db_test!(
@@ -801,6 +817,19 @@ db_test!(
         let other = app.browser();
         other.login("", "walikota", "rahasia-123").await;
         assert_eq!(other.get("/akun").await.status(), StatusCode::OK);
+        // A page the mayor may not open keeps the header (workspace, account) and leads back
+        // to the workspace.
+        let r = b.get("/admin/pengguna").await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let html = body(r).await;
+        assert!(
+            html.contains("href=\"/akun\"") && html.contains("href=\"/staf\">Meja kerja</a>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("href=\"/staf\">Kembali ke meja kerja</a>"),
+            "{html}"
+        );
 
         // wrong current password and a short new one: both named
         let r = b

@@ -369,6 +369,8 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
         None => (crate::sessions::random_token(24), true),
     };
 
+    // The page's context, kept to frame an error page in the city's header.
+    let mut page_ctx: Option<Ctx> = None;
     let result = async {
         if is_global(&path) {
             return Ok(next.run(req).await);
@@ -449,6 +451,9 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
             flash,
             unread,
         };
+        if !json {
+            page_ctx = Some(ctx.clone());
+        }
         req.extensions_mut().insert(ctx);
         req.extensions_mut().insert(Visitor {
             lang,
@@ -479,7 +484,7 @@ pub async fn middleware(State(st): State<AppState>, mut req: Request, next: Next
             resp = Redirect::to(&format!("{base}/masuk?next={next}")).into_response();
         } else if !is_html {
             let info = resp.extensions().get::<ErrorInfo>().cloned();
-            resp = keep_allow(&resp, render_error_page(status, info, pre_lang));
+            resp = keep_allow(&resp, render_error_page(status, info, pre_lang, page_ctx));
         }
     } else if (status.is_client_error() || status.is_server_error()) && json {
         let readable = resp

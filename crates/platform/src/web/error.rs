@@ -62,8 +62,23 @@ struct ErrorPage {
     skip: String,
 }
 
-/// A plain, self-contained error page (it must render even when the city is unknown).
-pub fn render_error_page(status: StatusCode, info: Option<ErrorInfo>, lang: Lang) -> Response {
+/// An error page in the city's frame: its header, the visitor's links and bell, so a signed-in
+/// person who reaches a page they may not open still has their way on.
+#[derive(Template)]
+#[template(path = "error_page.html")]
+struct FramedErrorPage {
+    ctx: super::context::Ctx,
+    has_htmx: bool,
+    title: String,
+    text: String,
+    home: String,
+    /// Staff go back to their workspace, everyone else to the home page.
+    home_path: &'static str,
+    status: u16,
+}
+
+/// The status shown, its title and its text.
+fn wording(status: StatusCode, info: Option<ErrorInfo>, lang: Lang) -> (u16, String, String) {
     let code = status.as_u16();
     let known = [400, 401, 403, 404, 405, 413, 422, 429, 500];
     let shown = if known.contains(&code) {
@@ -78,9 +93,44 @@ pub fn render_error_page(status: StatusCode, info: Option<ErrorInfo>, lang: Lang
         Some("unknown_city") => i18n::t(lang, "error-unknown-city"),
         _ => i18n::t(lang, &format!("error-text-{shown}")),
     };
+    (code, i18n::t(lang, &format!("error-title-{shown}")), text)
+}
+
+/// The error page: in the city's frame when the request reached a city (`ctx`), otherwise
+/// plain and self-contained (it must render even when the city is unknown).
+pub fn render_error_page(
+    status: StatusCode,
+    info: Option<ErrorInfo>,
+    lang: Lang,
+    ctx: Option<super::context::Ctx>,
+) -> Response {
+    if let Some(ctx) = ctx {
+        let (code, title, text) = wording(status, info.clone(), ctx.lang);
+        let staff = ctx.is_staff();
+        let page = FramedErrorPage {
+            has_htmx: super::assets::has_htmx(),
+            title,
+            text,
+            home: i18n::t(
+                ctx.lang,
+                if staff {
+                    "error-back-workspace"
+                } else {
+                    "error-back-home"
+                },
+            ),
+            home_path: if staff { "/staf" } else { "/" },
+            status: code,
+            ctx,
+        };
+        if let Ok(html) = page.render() {
+            return (status, Html(html)).into_response();
+        }
+    }
+    let (code, title, text) = wording(status, info, lang);
     let page = ErrorPage {
         lang: lang.code(),
-        title: i18n::t(lang, &format!("error-title-{shown}")),
+        title,
         text,
         home: i18n::t(lang, "error-back-home"),
         status: code,
