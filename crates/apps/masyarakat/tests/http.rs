@@ -142,6 +142,37 @@ fn with<'a>(base: &[(&'a str, &'a str)], extra: &[(&'a str, &'a str)]) -> Vec<(&
     v
 }
 
+/// An API token of the demo citizen (NIK 1275021508900001), as the mobile app would hold.
+async fn citizen_token(t: &TestDb) -> String {
+    let c = platform::city::get(&t.db, "12.75").await.unwrap().unwrap();
+    let acc = platform::accounts::list(&t.db, &c, &Default::default(), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.nik.as_deref() == Some("1275021508900001"))
+        .unwrap();
+    platform::sessions::create_token(&t.db, &c, &acc, "hp")
+        .await
+        .unwrap()
+        .0
+}
+
+/// A photo uploaded through the API (`POST /api/v1/files`); its answer (`id`, …).
+async fn upload(http: &reqwest::Client, app: &TestApp, token: &str) -> serde_json::Value {
+    http.post(app.url("/api/v1/files"))
+        .bearer_auth(token)
+        .multipart(reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(jpeg()).file_name("a.jpg"),
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn code_of(r: &reqwest::Response) -> String {
     let loc = r
         .headers()
@@ -548,16 +579,7 @@ db_test!(
     the_json_api_submits_and_refuses_with_stable_keys,
     async |t: &TestDb| {
         let (app, _) = app(t).await;
-        let c = platform::city::get(&t.db, "12.75").await.unwrap().unwrap();
-        let acc = platform::accounts::list(&t.db, &c, &Default::default(), 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|a| a.nik.as_deref() == Some("1275021508900001"))
-            .unwrap();
-        let (token, _) = platform::sessions::create_token(&t.db, &c, &acc, "hp")
-            .await
-            .unwrap();
+        let token = citizen_token(t).await;
         let http = reqwest::Client::new();
         let cats: serde_json::Value = http
             .get(app.url("/api/v1/pengaduan/kategori"))
@@ -573,19 +595,7 @@ db_test!(
                 .iter()
                 .any(|c| c["code"] == "lampu-jalan")
         );
-        let up: serde_json::Value = http
-            .post(app.url("/api/v1/files"))
-            .bearer_auth(&token)
-            .multipart(reqwest::multipart::Form::new().part(
-                "file",
-                reqwest::multipart::Part::bytes(jpeg()).file_name("a.jpg"),
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let up = upload(&http, &app, &token).await;
         let body = serde_json::json!({"category": "lampu-jalan", "description": "Lampu jalan mati di gang masjid.", "lat": "3.6001", "lon": "98.4852", "photos": []});
         let r = http
             .post(app.url("/api/v1/pengaduan"))
@@ -708,30 +718,9 @@ db_test!(
     the_list_by_deadline_pages_on_from_the_last_deadline_shown,
     async |t: &TestDb| {
         let (app, _) = app(t).await;
-        let c = platform::city::get(&t.db, "12.75").await.unwrap().unwrap();
-        let acc = platform::accounts::list(&t.db, &c, &Default::default(), 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|a| a.nik.as_deref() == Some("1275021508900001"))
-            .unwrap();
-        let (token, _) = platform::sessions::create_token(&t.db, &c, &acc, "hp")
-            .await
-            .unwrap();
+        let token = citizen_token(t).await;
         let http = reqwest::Client::new();
-        let up: serde_json::Value = http
-            .post(app.url("/api/v1/files"))
-            .bearer_auth(&token)
-            .multipart(reqwest::multipart::Form::new().part(
-                "file",
-                reqwest::multipart::Part::bytes(jpeg()).file_name("a.jpg"),
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let up = upload(&http, &app, &token).await;
         // One more than a page.
         let mut codes = Vec::new();
         for i in 0..51 {
