@@ -906,7 +906,7 @@ pub async fn inbox(
         None
     };
     let next = (list.len() > PAGE).then(|| {
-        if let Some(c) = due_next.filter(|_| by_due) {
+        if let Some(c) = due_next {
             format!("setelah={}", c.to_param())
         } else {
             format!("sebelum={}", list[PAGE - 1].id)
