@@ -288,3 +288,95 @@ fn serve_city_72_71_is_kota_palu_with_its_own_kecamatan() {
         text(&o)
     );
 }
+
+/// The bench's baseline for the submit ratio writes, raw, the very rows a submission writes:
+/// each copy is a whole complaint (report, timeline line, deadline, photo, three receipts and
+/// an audit entry), and the ratio is printed against it.
+#[test]
+fn the_bench_compares_submissions_with_the_same_rows_written_raw() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let o = bin()
+        .args([
+            "bench",
+            "--reports",
+            "60",
+            "--submits",
+            "24",
+            "--clients",
+            "3",
+            "--samples",
+            "2",
+            "--keep",
+        ])
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
+        .output()
+        .expect("run bench");
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let ratio = out
+        .lines()
+        .find(|l| l.starts_with("| ratio to the complaint's rows raw (target ≥ 50 %) | "))
+        .unwrap_or_else(|| panic!("no ratio line: {out}"));
+    let pct: f64 = ratio
+        .trim_end_matches(" % |")
+        .rsplit("| ")
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{ratio}"));
+    assert!(pct > 0.0, "{ratio}");
+    let kept = out
+        .lines()
+        .find_map(|l| l.strip_prefix("The database is kept in "))
+        .map(|p| std::path::PathBuf::from(p.trim_end_matches('.')))
+        .unwrap_or_else(|| panic!("not kept: {out}"));
+    let db = kept.join("balaikota.db");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let conn = rt
+        .block_on(sea_orm::Database::connect(format!(
+            "sqlite://{}",
+            db.display()
+        )))
+        .expect("open the kept database");
+    let count = |sql: &str| -> i64 {
+        use sea_orm::ConnectionTrait;
+        rt.block_on(conn.query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            sql,
+        )))
+        .expect(sql)
+        .expect(sql)
+        .try_get_by_index(0)
+        .expect(sql)
+    };
+    let copies = count("SELECT count(*) FROM mas_reports WHERE code LIKE 'RAW-%'");
+    assert!(copies >= 24, "{copies} raw complaints");
+    let per_copy = [
+        (
+            "SELECT count(*) FROM mas_events e JOIN mas_reports r ON r.id = e.report_id WHERE r.code LIKE 'RAW-%'",
+            1,
+        ),
+        (
+            "SELECT count(*) FROM mas_photos p JOIN mas_reports r ON r.id = p.report_id WHERE r.code LIKE 'RAW-%'",
+            1,
+        ),
+        (
+            "SELECT count(*) FROM sla_clocks WHERE subject_id LIKE 'RAW-%'",
+            1,
+        ),
+        (
+            "SELECT count(*) FROM outbox WHERE source_id LIKE 'RAW-%' AND idempotency_key LIKE 'mas:RAW-%'",
+            3,
+        ),
+        (
+            "SELECT count(*) FROM audit_log WHERE subject_id LIKE 'RAW-%' AND action = 'masyarakat.submit'",
+            1,
+        ),
+    ];
+    for (sql, n) in per_copy {
+        assert_eq!(count(sql), copies * n, "{sql}");
+    }
+    // The counter moved on once for each complaint filed and each raw copy.
+    let filed = count("SELECT count(*) FROM mas_reports WHERE code LIKE 'ADU-%'");
+    assert_eq!(count("SELECT last FROM mas_counters"), filed + copies);
+}

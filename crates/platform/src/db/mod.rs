@@ -6,9 +6,8 @@
 pub mod migrate;
 mod writer;
 
-pub use writer::WriteTx;
 use writer::Writer;
-pub(crate) use writer::run_all;
+pub use writer::{WriteTx, run_all};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -774,7 +774,7 @@ fn with_sql(mut stmts: Vec<Statement>, sql: &str) -> Vec<Statement> {
 /// Runs statements in order and returns the rows they return: on SQLite in one call (its
 /// driver binds each statement's parameters in turn), one trip to the connection's thread
 /// instead of one each; PostgreSQL takes one statement per call.
-pub(crate) async fn run_all(
+pub async fn run_all(
     conn: &impl ConnectionTrait,
     stmts: Vec<Statement>,
 ) -> Result<Vec<QueryResult>, DbErr> {
