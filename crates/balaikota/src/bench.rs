@@ -132,7 +132,7 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         move |i| {
             let (db, conn) = (db.clone(), conn.clone());
             async move {
-                raw_row(&conn, Statement::from_sql_and_values(
+                raw_commit(&conn, vec![Statement::from_sql_and_values(
                     db.db_backend(),
                     "INSERT INTO bench_raw VALUES ('12.75', ?, ?, ?, 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.', 'public', ?, 3.6001, 98.4852, 'Jl. Sudirman', 'diterima', ?)",
                     [
@@ -142,7 +142,7 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
                         uuid::Uuid::nil().to_string().into(),
                         (i as i64).into(),
                     ],
-                ))
+                )])
                 .await
             }
         }
@@ -171,7 +171,7 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         move |i: u64| {
             let (db, conn) = (db.clone(), raw_conn.clone());
             async move {
-                raw_row(&conn, Statement::from_sql_and_values(
+                raw_commit(&conn, vec![Statement::from_sql_and_values(
                     db.db_backend(),
                     "INSERT INTO bench_report (city_code, id, code, category_id, description, privacy, reporter_id, lat, lon, cell, kelurahan_code, kelurahan_source, address, answers, state, agency_id, assignee_id, closure, closure_note, after_photo, estimate_rupiah, programme, budget_agency_id, referred_to, duplicate_of, awaiting_confirmation, confirm_due_us, confirmation, satisfaction, supporters, status_note, source, contact, media_url, created_us, updated_us, verified_us, closed_us) VALUES ('12.75', ?, ?, ?, 'Lampu jalan di depan SD Negeri 3 mati sejak seminggu.', 'public', ?, 3.6001, 98.4852, 1869435541, '12.75.01.1001', 'gps', 'Jl. Sudirman', '{}', 'diterima', NULL, NULL, NULL, '', NULL, NULL, '', NULL, '', NULL, 0, NULL, NULL, NULL, 0, '', 'web', '', '', ?, ?, NULL, NULL)",
                     [
@@ -182,7 +182,7 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
                         (i as i64).into(),
                         (i as i64).into(),
                     ],
-                ))
+                )])
                 .await
             }
         }
@@ -294,7 +294,7 @@ pub async fn run(opt: Options) -> anyhow::Result<()> {
         let (conn, rows) = (raw_conn.clone(), rows.clone());
         move |i: u64| {
             let (conn, rows) = (conn.clone(), rows.clone());
-            async move { raw_complaint(&conn, rows.statements(i)).await }
+            async move { raw_commit(&conn, rows.statements(i)).await }
         }
     };
     let busy = Turns::start(&db);
@@ -663,21 +663,6 @@ where
     Ok(None)
 }
 
-/// One row, one commit: `BEGIN IMMEDIATE`, the insert, `COMMIT`.
-async fn raw_row(conn: &sea_orm::DatabaseConnection, insert: Statement) -> anyhow::Result<()> {
-    let tx = sea_orm::TransactionTrait::begin_with_options(
-        conn,
-        sea_orm::TransactionOptions {
-            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-            ..Default::default()
-        },
-    )
-    .await?;
-    tx.execute_raw(insert).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// One complaint as the store wrote it (its rows in the tables a submission writes), to be
 /// written again raw under new keys: each row's values as SQL literals (SQLite's `quote`),
 /// but for the keys each copy takes anew, which are bound.
@@ -850,9 +835,9 @@ impl ComplaintRows {
     }
 }
 
-/// One complaint's rows, one commit: `BEGIN IMMEDIATE`, the rows in one call (as the writer
-/// sends a submission's), `COMMIT`.
-async fn raw_complaint(
+/// One commit of its own: `BEGIN IMMEDIATE`, the statements in one call (as the writer sends a
+/// submission's rows), `COMMIT`.
+async fn raw_commit(
     conn: &sea_orm::DatabaseConnection,
     stmts: Vec<Statement>,
 ) -> anyhow::Result<()> {
