@@ -772,7 +772,13 @@ impl ComplaintRows {
         }
         Ok(ComplaintRows {
             city: city.to_string(),
-            year: chrono::Utc::now().format("%Y").to_string().parse()?,
+            // The counter's year, as the ticket code has it (`ADU-2026-000123`: in the city's
+            // time zone).
+            year: code
+                .split('-')
+                .nth(1)
+                .and_then(|y| y.parse().ok())
+                .ok_or_else(|| anyhow::anyhow!("no year in the ticket code {code}"))?,
             code: code.to_string(),
             rows,
         })
